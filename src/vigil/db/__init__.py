@@ -1,0 +1,1 @@
+"""SQL tables, the async engine and Alembic migrations (SQLite by default, PostgreSQL at scale)."""

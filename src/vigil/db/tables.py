@@ -1,0 +1,237 @@
+"""Every SQL table of the platform, in one module, with why each column exists.
+
+The same schema runs on SQLite (the embedded default, WAL mode) and PostgreSQL (at scale).
+Migrations under ``migrations/versions`` create exactly these tables; a test compares the
+migrated database with this metadata so the two never drift apart.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+
+# Stable constraint names so Alembic migrations are portable across SQLite and PostgreSQL.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY, not a BIGINT one.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp that is always timezone-aware UTC in Python, whatever the backend.
+
+    SQLite stores no zone and hands back naive values; PostgreSQL hands back aware ones.
+    Hash chains and comparisons need one canonical form, so both are normalised here.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+# --- registry ------------------------------------------------------------------------------
+
+# Administrative divisions (GB/T 2260). The code is stored in its significant form: 2 digits
+# for a province, 4 for a city, 6 for a county, 8 for a station (grass-roots unit), so scope
+# checks are plain prefix matches. The parent is the longest existing shorter prefix.
+regions = Table(
+    "regions",
+    metadata,
+    Column("code", String(8), primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("parent_code", String(8), nullable=True, index=True),
+    Column("level", SmallInteger, nullable=False),  # 1 province, 2 city, 3 county, 4 station
+    Column("created_at", UtcDateTime, nullable=False, default=utc_now),
+)
+
+# Owner units (建设/使用单位): police, schools, hospitals, shops… with their industry code
+# (GB/T 28181 §D.3 industry digits) and the SLA they signed for their points.
+organisations = Table(
+    "organisations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("code", String(32), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("industry_code", String(2), nullable=False, default="00"),
+    Column("region_code", String(8), ForeignKey("regions.code"), nullable=True, index=True),
+    Column("contact_name", String(100), nullable=False, default=""),
+    Column("contact_phone", String(40), nullable=False, default=""),
+    Column("sla_notes", Text, nullable=False, default=""),
+    Column("created_at", UtcDateTime, nullable=False, default=utc_now),
+    Column("updated_at", UtcDateTime, nullable=False, default=utc_now, onupdate=utc_now),
+)
+
+# Physical devices: GB/T 28181 IPCs, NVRs, lower platforms, and non-GB cameras (RTSP).
+devices = Table(
+    "devices",
+    metadata,
+    Column("id", String(20), primary_key=True),
+    Column("name", String(200), nullable=False, default=""),
+    Column("kind", String(16), nullable=False, default="gb28181"),  # gb28181 | rtsp
+    # active: admitted; pending: registered unknown and parked for approval; disabled.
+    Column("status", String(16), nullable=False, default="active"),
+    Column("region_code", String(8), ForeignKey("regions.code"), nullable=True, index=True),
+    Column("org_id", Integer, ForeignKey("organisations.id"), nullable=True, index=True),
+    Column("manufacturer", String(100), nullable=False, default=""),
+    Column("model", String(100), nullable=False, default=""),
+    Column("firmware", String(100), nullable=False, default=""),
+    # Per-device SIP digest password; empty means the platform default (VIGIL_SIP__PASSWORD).
+    Column("sip_password", String(128), nullable=False, default=""),
+    Column("rtsp_url", String(500), nullable=False, default=""),
+    Column("transport", String(8), nullable=False, default=""),  # udp | tcp (signalling)
+    Column("address", String(64), nullable=False, default=""),  # host:port packets came from
+    Column("online", Boolean, nullable=False, default=False, index=True),
+    Column("last_keepalive_at", UtcDateTime, nullable=True),
+    Column("registered_at", UtcDateTime, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False, default=utc_now),
+    Column("updated_at", UtcDateTime, nullable=False, default=utc_now, onupdate=utc_now),
+)
+
+# Collection points (图像采集点), one per camera channel: the unit of the ledger (台账),
+# of retention policy, of authorisation and of every KPI.
+channels = Table(
+    "channels",
+    metadata,
+    Column("id", String(20), primary_key=True),
+    Column(
+        "device_id",
+        String(20),
+        ForeignKey("devices.id", ondelete="SET NULL"),
+        nullable=True,
+        index=True,
+    ),
+    Column("name", String(200), nullable=False),
+    Column("region_code", String(8), ForeignKey("regions.code"), nullable=False, index=True),
+    Column("org_id", Integer, ForeignKey("organisations.id"), nullable=True, index=True),
+    Column("point_class", SmallInteger, nullable=False, default=3, index=True),  # 1 / 2 / 3
+    # police_video | social_video | internet | wireless (REQUIREMENTS R1 networks)
+    Column("network", String(16), nullable=False, default="police_video", index=True),
+    Column("resolution", String(16), nullable=False, default=""),  # e.g. 1920x1080
+    Column("hd", Boolean, nullable=False, default=False),
+    # Override of the class default retention (settings.retention); NULL = class default.
+    Column("retention_days", Integer, nullable=True),
+    Column("ptz_type", SmallInteger, nullable=True),  # GB/T 28181 catalog Info/PTZType
+    Column("longitude", Float, nullable=True),  # WGS-84
+    Column("latitude", Float, nullable=True),
+    Column("address", String(200), nullable=False, default=""),
+    Column("civil_code", String(8), nullable=False, default=""),
+    Column("secrecy", Boolean, nullable=False, default=False),
+    Column("manufacturer", String(100), nullable=False, default=""),
+    Column("model", String(100), nullable=False, default=""),
+    Column("online", Boolean, nullable=False, default=False, index=True),
+    Column("status_changed_at", UtcDateTime, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False, default=utc_now),
+    Column("updated_at", UtcDateTime, nullable=False, default=utc_now, onupdate=utc_now),
+)
+Index("ix_channels_region_class", channels.c.region_code, channels.c.point_class)
+
+# --- access --------------------------------------------------------------------------------
+
+# Accounts. Scope: scope_all, or the union of region-code prefixes and organisation ids.
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("display_name", String(100), nullable=False, default=""),
+    Column("password_hash", String(200), nullable=False),  # argon2id
+    Column("role", String(16), nullable=False),  # admin|operator|viewer|auditor|approver
+    Column("scope_all", Boolean, nullable=False, default=False),
+    Column("scope_regions", JSON, nullable=False, default=list),  # ["3402", "340202"]
+    Column("scope_orgs", JSON, nullable=False, default=list),  # [organisation ids]
+    Column("disabled", Boolean, nullable=False, default=False),
+    # Per-account throttling survives restarts and is shared by every API process.
+    Column("failed_logins", Integer, nullable=False, default=0),
+    Column("first_failure_at", UtcDateTime, nullable=True),
+    Column("locked_until", UtcDateTime, nullable=True),
+    Column("password_changed_at", UtcDateTime, nullable=False, default=utc_now),
+    Column("created_at", UtcDateTime, nullable=False, default=utc_now),
+    Column("updated_at", UtcDateTime, nullable=False, default=utc_now, onupdate=utc_now),
+)
+
+# Bearer tokens. Only the SHA-256 of a token is stored, so a database leak yields no login.
+auth_tokens = Table(
+    "auth_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column(
+        "user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    Column("created_at", UtcDateTime, nullable=False, default=utc_now),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("revoked_at", UtcDateTime, nullable=True),
+    Column("source_ip", String(64), nullable=False, default=""),
+    Column("user_agent", String(200), nullable=False, default=""),
+)
+
+# Append-only, hash-chained audit log. Each row's hash is HMAC-SHA256 (key in the data
+# directory, not the database) over the previous hash and the row's canonical content, so
+# editing, inserting or deleting a row breaks the chain from that point on.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("source_ip", String(64), nullable=False, default=""),
+    Column("action", String(64), nullable=False, index=True),
+    Column("target", String(200), nullable=False, default=""),
+    Column("outcome", String(16), nullable=False, default="ok"),  # ok | denied | failed
+    Column("detail", Text, nullable=False, default="{}"),  # canonical JSON
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+# The chain's head: the last id and hash. Appends lock this row, which serialises writers
+# across processes, and verification compares it with the last row to catch tail deletion.
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True),  # always 1
+    Column("last_id", BigInteger, nullable=False),
+    Column("last_hash", String(64), nullable=False),
+)

@@ -1,0 +1,1 @@
+"""Sans-I/O wire formats: bytes (and ``now``) in, events and bytes out. Stdlib only."""

@@ -1,0 +1,1 @@
+"""The ledger: regions, organisations, devices and collection points (channels)."""
