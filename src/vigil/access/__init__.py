@@ -1,0 +1,1 @@
+"""Users, roles, passwords, tokens, logins and the hash-chained audit log."""
