@@ -1,0 +1,1 @@
+"""Fragmented MP4 for MSE and recordings (ISO/IEC 14496-12, 14496-15)."""

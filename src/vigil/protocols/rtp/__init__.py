@@ -1,0 +1,1 @@
+"""RTP (RFC 3550): packets, reordering with loss statistics, TCP framing (RFC 4571, RTSP $)."""

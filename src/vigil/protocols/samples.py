@@ -1,0 +1,76 @@
+"""The common currency of the media path: codecs, samples and parameter sets (DESIGN §5).
+
+A :class:`Sample` is one access unit (video frame) or one audio frame with its 90 kHz
+timestamps. Video data is always **Annex-B** (ITU-T H.264 Annex B / H.265 Annex B: every NAL
+unit preceded by a start code), because that is what MPEG-PS carries, what RTP depacketisers
+naturally rebuild and what decoders accept; the fMP4 writer converts to length-prefixed
+NAL units (ISO/IEC 14496-15) on its way out. Audio data is the raw codec payload (G.711
+bytes, AAC as ADTS frames).
+
+Timestamps are ``int`` in 90 kHz units. Producers (the PS demuxer, the RTP depacketisers)
+unwrap the 33-bit PES / 32-bit RTP clocks, so values grow monotonically for the life of a
+stream and may exceed 2**33.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Codec(enum.Enum):
+    """Elementary stream codecs carried by GB/T 28181 (2016 Appendix C, 2022 Table C.1)."""
+
+    H264 = "h264"
+    H265 = "h265"
+    G711A = "g711a"
+    G711U = "g711u"
+    AAC = "aac"
+
+    @property
+    def is_video(self) -> bool:
+        return self in (Codec.H264, Codec.H265)
+
+
+@dataclass(slots=True)
+class Sample:
+    """One access unit (video: Annex-B bytes) or audio frame, timestamps in 90 kHz units.
+
+    ``duration_90k`` is ``None`` when the producer cannot know it yet (live sources learn a
+    frame's duration only from the next frame).
+    """
+
+    codec: Codec
+    pts_90k: int
+    dts_90k: int
+    is_key: bool
+    data: bytes
+    duration_90k: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParameterSets:
+    """Decoder configuration of a video stream, parsed from its SPS (and VPS/PPS).
+
+    ``sps``/``pps``/``vps`` are NAL units without start codes (emulation prevention kept),
+    ready for avcC/hvcC. ``profile_tier_level`` is the 12-byte general profile_tier_level of
+    an H.265 SPS (H.265 §7.3.3); for H.264 it holds the 3 bytes profile_idc,
+    constraint flags, level_idc. ``codec_string`` is the RFC 6381 name for MSE
+    (``avc1.64001f``, ``hvc1.1.6.L93.B0``).
+    """
+
+    codec: Codec
+    sps: bytes
+    pps: bytes
+    vps: bytes | None
+    width: int
+    height: int
+    profile_idc: int
+    level_idc: int
+    chroma_format_idc: int
+    bit_depth_luma: int
+    bit_depth_chroma: int
+    profile_tier_level: bytes
+    codec_string: str
+    max_sub_layers: int = 1
+    temporal_id_nesting: bool = True

@@ -1,0 +1,83 @@
+"""Annex-B splitting and emulation prevention (ITU-T H.264 Annex B, §7.4.1)."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from vigil.protocols.errors import ParseError
+from vigil.protocols.h264.annexb import (
+    join_annexb,
+    nal_type,
+    nal_unit_ranges,
+    split_nal_units,
+    to_length_prefixed,
+)
+from vigil.protocols.media_bytes import BitReader, unescape_rbsp
+
+
+def test_three_and_four_byte_start_codes() -> None:
+    data = b"\x00\x00\x00\x01\x67\xaa\x00\x00\x01\x68\xbb\x00\x00\x00\x01\x65\xcc\xdd"
+    assert split_nal_units(data) == [b"\x67\xaa", b"\x68\xbb", b"\x65\xcc\xdd"]
+    assert [nal_type(n) for n in split_nal_units(data)] == [7, 8, 5]
+
+
+def test_leading_garbage_and_trailing_zeros() -> None:
+    data = b"\xff\xee\x00\x00\x01\x41\x01\x00\x00\x00\x00\x00\x00\x01\x41\x02\x00\x00"
+    assert split_nal_units(data) == [b"\x41\x01", b"\x41\x02"]
+
+
+def test_empty_units_skipped() -> None:
+    assert split_nal_units(b"\x00\x00\x01\x00\x00\x01\x09\xf0") == [b"\x09\xf0"]
+    assert split_nal_units(b"no start code") == []
+
+
+def test_join_round_trip() -> None:
+    nals = [b"\x67\x01", b"\x68\x02", b"\x65\x03\x04"]
+    assert split_nal_units(join_annexb(nals)) == nals
+    assert join_annexb([]) == b""
+
+
+def test_length_prefixed_drops_requested_types() -> None:
+    data = join_annexb([b"\x09\xf0", b"\x67\x01", b"\x65\x03\x04"])
+    assert to_length_prefixed(data, frozenset({9}), hevc=False) == (
+        b"\x00\x00\x00\x02\x67\x01\x00\x00\x00\x03\x65\x03\x04"
+    )
+    hevc = join_annexb([b"\x46\x01\x50", b"\x26\x01\xaf"])  # AUD (35), IDR_W_RADL (19)
+    assert to_length_prefixed(hevc, frozenset({35}), hevc=True) == b"\x00\x00\x00\x03\x26\x01\xaf"
+
+
+def test_emulation_prevention_removed() -> None:
+    assert (
+        unescape_rbsp(b"\x00\x00\x03\x01\x00\x00\x03\x00\x00\x03")
+        == b"\x00\x00\x01\x00\x00\x00\x00"
+    )
+    assert unescape_rbsp(b"\x00\x00\x00\x03\x02") == b"\x00\x00\x00\x02"
+
+
+def test_bit_reader_exp_golomb() -> None:
+    # ue: 1 → 0, 010 → 1, 011 → 2, 00100 → 3; se: 010 → +1, 011 → -1
+    r = BitReader(bytes((0b10100110, 0b01000100, 0b11000000)))
+    assert [r.ue(), r.ue(), r.ue(), r.ue()] == [0, 1, 2, 3]
+    assert [r.se(), r.se()] == [1, -1]
+    r2 = BitReader(b"\x00\x00\x00\x00")
+    try:
+        r2.ue()
+    except ParseError:
+        pass
+    else:
+        raise AssertionError("overrun not detected")
+
+
+@given(st.binary(max_size=500))
+def test_fuzz_splitter(data: bytes) -> None:
+    for start, end in nal_unit_ranges(data):
+        assert 0 < start < end <= len(data)
+        assert b"\x00\x00\x01" not in data[start:end]
+    to_length_prefixed(data, frozenset({9}), hevc=False)
+
+
+@given(st.lists(st.binary(min_size=1, max_size=40).filter(
+    lambda b: b"\x00\x00" not in b and b[-1] != 0), max_size=10))  # fmt: skip
+def test_split_inverts_join(nals: list[bytes]) -> None:
+    assert split_nal_units(join_annexb(nals)) == nals
