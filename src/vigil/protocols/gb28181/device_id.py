@@ -120,3 +120,24 @@ def make_device_id(
     if len(industry) != 2 or not industry.isdigit():
         raise ValueError(f"bad industry code {industry!r}")
     return f"{centre}{industry}{type_code:03d}{network}{serial:06d}"
+
+
+def catalog_node_kind(node_id: str) -> str:
+    """What a catalog ``DeviceID`` names (§5.2 of the notes, Appendix O): ``region`` for a
+    2/4/6/8-digit division code, else by type code: ``platform`` (200), ``business_group``
+    (215), ``virtual_organisation`` (216), ``device`` (111-130), ``peripheral`` (131-199,
+    e.g. NVR channels and IPCs), ``other``. Malformed IDs raise ``ParseError``."""
+    if node_id.isascii() and node_id.isdigit() and len(node_id) in (2, 4, 6, 8):
+        return "region"
+    device = parse_device_id(node_id, lenient=True)
+    if device.type_code == PLATFORM_TYPE:
+        return "platform"
+    if device.type_code == 215:
+        return "business_group"
+    if device.type_code == 216:
+        return "virtual_organisation"
+    if device.type_code in MAIN_DEVICE_TYPES:
+        return "device"
+    if device.type_code in PERIPHERAL_TYPES:
+        return "peripheral"
+    return "other"
