@@ -7,11 +7,13 @@ tests that need it instead of skipping them, so a broken database never passes s
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import asyncpg
 import pytest
@@ -20,6 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from vigil.db.engine import create_engine
 from vigil.db.migrate import upgrade
 
+T = TypeVar("T")
+
 PG_ADMIN_DSN = os.environ.get("VIGIL_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 PG_TEMPLATE = f"vigil_tpl_{os.getpid()}"
 
@@ -27,6 +31,16 @@ PG_TEMPLATE = f"vigil_tpl_{os.getpid()}"
 def _pg_url(database: str) -> str:
     base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
     return f"{base}/{database}"
+
+
+def run_blocking(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion from synchronous fixture code.
+
+    A fresh thread owns the loop, so this works whether or not the calling thread already
+    runs an event loop (an async test or fixture may trigger a lazy sync fixture).
+    """
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 async def _pg_admin(sql: str) -> None:
@@ -40,22 +54,22 @@ async def _pg_admin(sql: str) -> None:
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("tpl") / "template.db"
-    asyncio.run(upgrade(f"sqlite+aiosqlite:///{path}"))
+    run_blocking(upgrade(f"sqlite+aiosqlite:///{path}"))
     return path
 
 
 @pytest.fixture(scope="session")
 def pg_template() -> Iterator[str]:
     try:
-        asyncio.run(_pg_admin(f"DROP DATABASE IF EXISTS {PG_TEMPLATE}"))
-        asyncio.run(_pg_admin(f"CREATE DATABASE {PG_TEMPLATE}"))
+        run_blocking(_pg_admin(f"DROP DATABASE IF EXISTS {PG_TEMPLATE}"))
+        run_blocking(_pg_admin(f"CREATE DATABASE {PG_TEMPLATE}"))
     except (OSError, asyncpg.PostgresError) as exc:
         if os.environ.get("CI") == "true":
             pytest.fail(f"PostgreSQL is required in CI and is unreachable: {exc}")
         pytest.skip(f"PostgreSQL unreachable: {exc}")
-    asyncio.run(upgrade(_pg_url(PG_TEMPLATE)))
+    run_blocking(upgrade(_pg_url(PG_TEMPLATE)))
     yield PG_TEMPLATE
-    asyncio.run(_pg_admin(f"DROP DATABASE IF EXISTS {PG_TEMPLATE}"))
+    run_blocking(_pg_admin(f"DROP DATABASE IF EXISTS {PG_TEMPLATE}"))
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -69,9 +83,9 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         return
     template_name: str = request.getfixturevalue("pg_template")
     name = f"vigil_t_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_pg_admin(f"CREATE DATABASE {name} TEMPLATE {template_name}"))
+    run_blocking(_pg_admin(f"CREATE DATABASE {name} TEMPLATE {template_name}"))
     yield _pg_url(name)
-    asyncio.run(_pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    run_blocking(_pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
 
 @pytest.fixture

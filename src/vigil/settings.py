@@ -40,12 +40,57 @@ class SipSettings(BaseModel):
     id: str = DEFAULT_PLATFORM_ID
     domain: str = "3402000000"
     realm: str = ""
-    password: str = "12345678"
+    # The default device password; GB/T 28181 deployments conventionally start from it.
+    password: str = "12345678"  # noqa: S105
     keepalive_interval_s: float = Field(default=60.0, gt=0)
     keepalive_timeout_count: int = Field(default=3, ge=1)
     register_expires_s: int = Field(default=3600, ge=60)
     # "pending": unknown devices are admitted and parked for approval; "refuse": 403.
     unknown_devices: Literal["pending", "refuse"] = "pending"
+    # Host put in Via/Contact of requests to devices; empty: the local address the kernel
+    # routes towards each device (right for one interface; set it behind NAT).
+    advertised_host: str = ""
+    # Digest nonces (RFC 2617 §3.2.1) are stateless, bound to the Call-ID, and stay valid this
+    # long, so a device refreshing its registration with the last nonce needs no new 401.
+    nonce_ttl_s: float = Field(default=7200.0, gt=0)
+    # Offer qop="auth" in challenges; answers with and without qop are accepted either way.
+    digest_qop: bool = True
+    # Failed digest attempts per source IP: after this many within the window the source is
+    # answered 403 without checking until the lockout ends (DESIGN §8).
+    auth_max_failures: int = Field(default=10, ge=1)
+    auth_failure_window_s: float = Field(default=60.0, gt=0)
+    auth_lockout_s: float = Field(default=300.0, gt=0)
+    # The final 200 OK to REGISTER carries Date (GB/T 28181-2016 §9.1, J.1) for time sync.
+    send_date_header: bool = True
+    # Bounds: devices held in memory, concurrent TCP connections, idle TCP connections.
+    max_devices: int = Field(default=200_000, ge=1)
+    max_tcp_connections: int = Field(default=20_000, ge=1)
+    tcp_idle_timeout_s: float = Field(default=600.0, gt=0)
+    # Transaction timer T1 (RFC 3261 §17.1.1.1); 64×T1 is the request timeout.
+    t1_s: float = Field(default=0.5, gt=0)
+    # Read the catalog after every new registration (off: only on demand and by NOTIFY).
+    catalog_on_register: bool = True
+    # Catalog (Appendix N): waits for the first part and between parts, parallel queries.
+    catalog_first_part_timeout_s: float = Field(default=30.0, gt=0)
+    catalog_idle_timeout_s: float = Field(default=10.0, gt=0)
+    catalog_queries_in_flight: int = Field(default=64, ge=1)
+    # Catalog subscription (§9.11.3): subscribe after each catalog, refreshed before expiry.
+    catalog_subscribe: bool = True
+    catalog_subscribe_expires_s: int = Field(default=3600, ge=30)
+    # Ask DeviceInfo (manufacturer, model, firmware) after every new registration.
+    query_device_info_on_register: bool = True
+    # On-demand queries (DeviceInfo, DeviceStatus, MESSAGE round trips) give up after this.
+    query_timeout_s: float = Field(default=10.0, gt=0)
+    # Write-behind of presence to the database: every interval, or sooner at this many changes.
+    flush_interval_s: float = Field(default=1.0, gt=0)
+    flush_max_changes: int = Field(default=500, ge=1)
+    # last_keepalive_at is persisted at most this often per device (memory has the truth).
+    keepalive_persist_s: float = Field(default=300.0, ge=0)
+    # Per-device troubleshooting log: the last N SIP messages (keepalives keep one pair).
+    signalling_log_entries: int = Field(default=50, ge=1)
+    signalling_log_devices: int = Field(default=100_000, ge=1)
+    # Each event subscriber's queue; when full the oldest event is dropped.
+    event_queue_size: int = Field(default=1000, ge=1)
 
     @field_validator("id")
     @classmethod
@@ -61,6 +106,37 @@ class MediaSettings(BaseModel):
     rtp_port: int = Field(default=30000, ge=0, le=65535)
     # Address put in SDP offers; empty means the SIP socket's local address.
     advertised_ip: str = ""
+    # Ports handed out one per stream: UDP for devices that ignore the SSRC (GB/T 28181
+    # "multi-port" mode) and TCP-passive listeners. Inclusive bounds.
+    port_range_min: int = Field(default=30100, ge=1, le=65535)
+    port_range_max: int = Field(default=30999, ge=1, le=65535)
+    # SO_RCVBUF of UDP sockets: bursts of hundreds of streams wait here while the event loop
+    # is busy. Unprivileged, the kernel caps it at net.core.rmem_max.
+    receive_buffer_bytes: int = Field(default=16 * 1024 * 1024, ge=65536)
+    # No RTP for this long: the stream is reported silent (the caller then sends BYE).
+    no_data_timeout_s: float = Field(default=10.0, gt=0)
+    tcp_connect_timeout_s: float = Field(default=10.0, gt=0)
+    # RTP reordering: packets held at most, and how long a gap is waited for.
+    reorder_window_packets: int = Field(default=128, ge=1, le=512)
+    reorder_max_delay_s: float = Field(default=0.15, gt=0)
+    # GOP cache of each stream (a new viewer starts at its keyframe).
+    gop_cache_max_bytes: int = Field(default=16 * 1024 * 1024, ge=65536)
+    gop_cache_max_samples: int = Field(default=500, ge=1)
+    # Per-subscriber queue; a subscriber that falls this far behind skips to a keyframe.
+    subscriber_queue_samples: int = Field(default=100, ge=2)
+    subscriber_queue_bytes: int = Field(default=16 * 1024 * 1024, ge=65536)
+    # Bounded diagnostics: timeline events per stream, unknown-SSRC senders remembered.
+    timeline_max_events: int = Field(default=200, ge=10)
+    strangers_max: int = Field(default=256, ge=1)
+    snapshot_timeout_s: float = Field(default=5.0, gt=0)
+    # JPEG snapshots wider than this are scaled down (0 keeps the source size).
+    snapshot_max_width: int = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _port_range_ordered(self) -> MediaSettings:
+        if self.port_range_min > self.port_range_max:
+            raise ValueError("media port_range_min must not exceed port_range_max")
+        return self
 
 
 class RetentionSettings(BaseModel):
@@ -158,8 +234,8 @@ class Settings(BaseSettings):
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
     """Read settings once: overrides, then environment, then the config file, then defaults."""
-    Settings._config_file = config_file  # noqa: SLF001 - the file source needs it at class level
+    Settings._config_file = config_file
     try:
         return Settings(**overrides)
     finally:
-        Settings._config_file = None  # noqa: SLF001
+        Settings._config_file = None

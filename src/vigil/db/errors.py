@@ -1,8 +1,8 @@
 """Errors of the database layer.
 
-    DatabaseError
-    ├── MigrationError     the schema could not be brought up to date
-    └── UnreachableError   the database server did not answer
+DatabaseError
+├── MigrationError     the schema could not be brought up to date
+└── UnreachableError   the database server did not answer
 """
 
 

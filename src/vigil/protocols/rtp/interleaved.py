@@ -128,10 +128,18 @@ class InterleavedSplitter:
                 break
             start = pos + _HEADER[mode]
             ssrc = b""
+            sender = b""
             rtp = length is not None and length >= 12 and n >= start + 12
-            if rtp and not 200 <= data[start + 1] <= 204:  # RTCP has no SSRC there
+            if rtp and not 200 <= data[start + 1] <= 204:
                 ssrc = data[start + 8 : start + 12]
-            if length is None or (ssrc and self._ssrc and ssrc != self._ssrc and not confirmed):
+            elif rtp and mode is FramingMode.RFC4571:
+                # RTCP carries the sender's SSRC at bytes 4-8 (RFC 3550 §6.4-6.6); a device's
+                # reports name its RTP SSRC, so a mismatch marks a header-like run of garbage.
+                # (RTSP `$` framing tells RTCP apart by channel instead.)
+                sender = data[start + 4 : start + 8]
+            known = ssrc or sender
+            mismatch = bool(known and self._ssrc and known != self._ssrc and not confirmed)
+            if length is None or mismatch:
                 self.stats.resyncs += 1
                 self._strict = True
                 pos += 1

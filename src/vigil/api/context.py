@@ -1,0 +1,27 @@
+"""What the API needs from the composition root, handed over as one object."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from vigil.access.login import SourceThrottle
+from vigil.api.metrics import HttpMetrics
+from vigil.settings import AuthSettings, RetentionSettings
+
+
+@dataclass
+class ApiContext:
+    engine: AsyncEngine
+    auth: AuthSettings
+    retention: RetentionSettings
+    audit_key: bytes
+    max_upload_bytes: int
+    throttle: SourceThrottle = field(default_factory=SourceThrottle)
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    metrics: HttpMetrics = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.metrics = HttpMetrics(self.registry)

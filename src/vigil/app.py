@@ -1,0 +1,169 @@
+"""The composition root: builds every component from Settings and runs them in one TaskGroup.
+
+Start-up order: data directory → database migrations → first admin → API server (and, in
+the demo, the simulated devices). SIGINT/SIGTERM stop every component cleanly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import signal
+import socket
+from collections.abc import Callable, Coroutine, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import uvicorn
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from vigil.access.audit import append as audit_append
+from vigil.access.audit_key import load_or_create_audit_key
+from vigil.access.users import ensure_admin
+from vigil.api.app import create_app
+from vigil.api.context import ApiContext
+from vigil.db.engine import create_engine
+from vigil.db.migrate import upgrade
+from vigil.settings import Settings
+from vigil.web import STATIC_DIR
+
+logger = logging.getLogger(__name__)
+
+INITIAL_PASSWORD_FILE = "initial-admin-password"  # noqa: S105 - a file name
+
+
+@dataclass(frozen=True)
+class AdminBootstrap:
+    username: str
+    password: str | None  # set only when this start created the account
+
+
+def prepare_data_dir(settings: Settings) -> Path:
+    data_dir = settings.data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return data_dir
+
+
+async def bootstrap_admin(
+    engine: AsyncEngine, settings: Settings, audit_key: bytes
+) -> AdminBootstrap:
+    """Create the first admin if none exists; generate its password when none is configured."""
+    password = settings.admin.password or secrets.token_urlsafe(12)
+    async with engine.begin() as conn:
+        created = await ensure_admin(conn, settings.admin.username, password)
+        if created:
+            await audit_append(
+                conn,
+                audit_key,
+                at=datetime.now(UTC),
+                actor="system",
+                action="user.create",
+                target=settings.admin.username,
+                detail={"role": "admin", "reason": "first start"},
+            )
+    if not created:
+        return AdminBootstrap(settings.admin.username, None)
+    if not settings.admin.password:
+        # Kept once, owner-only, so an operator who missed the console can still log in.
+        path = settings.data_dir / INITIAL_PASSWORD_FILE
+        path.write_text(password + "\n", encoding="utf-8")
+        path.chmod(0o600)
+    return AdminBootstrap(settings.admin.username, password)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling (the platform owns SIGINT/SIGTERM), and with
+    an event set once its sockets listen."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.listening = asyncio.Event()
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        self.listening.set()
+
+
+def _install_stop_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+
+async def run(
+    settings: Settings,
+    *,
+    extra_components: list[Callable[[AsyncEngine, asyncio.Event], Coroutine[object, object, None]]]
+    | None = None,
+    on_ready: Callable[[str, AdminBootstrap], None] | None = None,
+) -> None:
+    """Run the platform until SIGINT/SIGTERM."""
+    data_dir = prepare_data_dir(settings)
+    if settings.database.auto_upgrade:
+        await upgrade(settings.database_url)
+    engine = create_engine(
+        settings.database_url, echo=settings.database.echo, pool_size=settings.database.pool_size
+    )
+    audit_key = load_or_create_audit_key(data_dir)
+    try:
+        admin = await bootstrap_admin(engine, settings, audit_key)
+        ctx = ApiContext(
+            engine=engine,
+            auth=settings.auth,
+            retention=settings.retention,
+            audit_key=audit_key,
+            max_upload_bytes=settings.http.max_upload_bytes,
+        )
+        app = create_app(ctx, static_dir=STATIC_DIR)
+        server = _Server(
+            uvicorn.Config(
+                app,
+                host=settings.http.host,
+                port=settings.http.port,
+                log_config=None,
+                lifespan="off",
+            )
+        )
+        stop = asyncio.Event()
+        _install_stop_signals(stop)
+
+        async def serve_http() -> None:
+            await server.serve()
+            stop.set()
+
+        async def watch_stop() -> None:
+            await stop.wait()
+            server.should_exit = True
+
+        async def announce() -> None:
+            await server.listening.wait()
+            if on_ready is not None:
+                on_ready(_bound_url(server, settings), admin)
+
+        async with asyncio.TaskGroup() as group:
+            group.create_task(serve_http())
+            group.create_task(watch_stop())
+            group.create_task(announce())
+            for component in extra_components or []:
+                group.create_task(component(engine, stop))
+    finally:
+        await engine.dispose()
+    logger.info("stopped")
+
+
+def _bound_url(server: uvicorn.Server, settings: Settings) -> str:
+    port = settings.http.port
+    for listener in server.servers:
+        for sock in listener.sockets:
+            port = sock.getsockname()[1]
+            break
+    host = settings.http.host
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+    return f"http://{shown}:{port}/"
