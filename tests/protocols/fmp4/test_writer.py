@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import av
 import pytest
-from media_samples import encode_video
 
+from tests.protocols.media_samples import encode_video
 from vigil.protocols.fmp4.fragment import NON_SYNC_SAMPLE_FLAGS, SYNC_SAMPLE_FLAGS
 from vigil.protocols.fmp4.writer import Fmp4Writer, FragmentMode
 from vigil.protocols.samples import Codec, Sample

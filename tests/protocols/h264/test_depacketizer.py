@@ -8,8 +8,8 @@ import struct
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from media_samples import encode_video
 
+from tests.protocols.media_samples import encode_video
 from vigil.protocols.h264.annexb import split_nal_units
 from vigil.protocols.h264.depacketizer import AccessUnitCollector, H264Depacketizer
 from vigil.protocols.h265.depacketizer import H265Depacketizer

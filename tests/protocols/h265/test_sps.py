@@ -6,8 +6,8 @@ import av
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from media_samples import encode_video
 
+from tests.protocols.media_samples import encode_video
 from vigil.protocols.errors import ParseError
 from vigil.protocols.h265.access_unit import scan_access_unit, starts_access_unit
 from vigil.protocols.h265.annexb import nal_type, split_nal_units
