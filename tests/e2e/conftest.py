@@ -123,7 +123,9 @@ def admin_api(server: Server) -> Iterator[httpx.Client]:
         yield client
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: while Playwright's sync API is active it keeps its event loop
+# registered as the main thread's running loop, which breaks every asyncio test after it.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI") == "true":
