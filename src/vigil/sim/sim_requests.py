@@ -1,0 +1,252 @@
+"""What a simulated device answers and sends on its own (GB/T 28181-2016 A.2, §9.11).
+
+* Catalog queries: the channels split over several MESSAGEs of ``catalog_items_min..max``
+  items, each sent after the previous one's 200 (Appendix N: serially); DeviceInfo,
+  DeviceStatus and DeviceControl answered with their Response MESSAGEs.
+* Catalog SUBSCRIBE (§9.11.3): 200 with Expires and a dialog; Expires 0 ends it.
+* NOTIFY (§9.11.4) on request, inside the subscription dialog when there is one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from vigil.protocols.errors import ParseError
+from vigil.protocols.gb28181.manscdp import (
+    MANSCDP_CONTENT_TYPE,
+    CatalogItem,
+    CatalogNotify,
+    CatalogQuery,
+    CatalogResponse,
+    DeviceControl,
+    DeviceInfoQuery,
+    DeviceInfoResponse,
+    DeviceStatusQuery,
+    DeviceStatusResponse,
+    ManscdpMessage,
+    ResultResponse,
+    parse_manscdp,
+)
+from vigil.protocols.sip.address import NameAddr
+from vigil.protocols.sip.builders import build_request
+from vigil.protocols.sip.dialog import Dialog
+from vigil.protocols.sip.message import SipRequest, SipResponse
+from vigil.protocols.sip.transaction import ServerTransaction
+from vigil.sim.config import USER_AGENT
+from vigil.sim.device_plan import ChannelPlan
+
+if TYPE_CHECKING:
+    from vigil.sim.sim_device import SimDevice
+
+
+class DeviceRequests:
+    def __init__(self, device: SimDevice) -> None:
+        self._device = device
+
+    def respond(
+        self, txn: ServerTransaction, status: int, headers: Sequence[tuple[str, str]] = ()
+    ) -> SipResponse:
+        assert self._device.port is not None
+        response = txn.create_response(status, headers=list(headers))
+        self._device.port.respond(txn, response)
+        return response
+
+    def handle(self, request: SipRequest, txn: ServerTransaction) -> None:
+        if request.method == "MESSAGE":
+            self._message(request, txn)
+        elif request.method == "SUBSCRIBE":
+            self._subscribe(request, txn)
+        elif request.method == "INVITE":
+            self.respond(txn, 488)  # no media in this simulator
+        else:
+            self.respond(txn, 200 if request.method in ("OPTIONS", "BYE") else 405)
+
+    def _message(self, request: SipRequest, txn: ServerTransaction) -> None:
+        try:
+            message = parse_manscdp(request.body)
+        except ParseError:
+            self.respond(txn, 400)
+            return
+        self.respond(txn, 200)
+        self._answer(message)
+
+    def _answer(self, message: ManscdpMessage) -> None:
+        config = self._device.config
+        if isinstance(message, CatalogQuery):
+            self._send_catalog(message.sn)
+        elif isinstance(message, DeviceInfoQuery):
+            info = DeviceInfoResponse(
+                sn=message.sn,
+                device_id=self._device.device_id,
+                result="OK",
+                device_name=self._device.plan.name,
+                manufacturer=config.manufacturer,
+                model=self._device.plan.model,
+                firmware="V1.0.0 build 20240517",
+                channel=len(self._device.plan.channels),
+            )
+            self.send_message(info.serialize(config.charset))
+        elif isinstance(message, DeviceStatusQuery):
+            status = DeviceStatusResponse(
+                sn=message.sn,
+                device_id=self._device.device_id,
+                result="OK",
+                online="ONLINE",
+                status="OK",
+                encode="ON",
+                record="OFF",
+                device_time=datetime.now().replace(microsecond=0),
+            )
+            self.send_message(status.serialize(config.charset))
+        elif isinstance(message, DeviceControl):
+            result = ResultResponse("DeviceControl", message.sn, self._device.device_id, "OK")
+            self.send_message(result.serialize(config.charset))
+
+    def send_message(
+        self, body: bytes, done: Callable[[SipResponse | None], None] | None = None
+    ) -> None:
+        """A MANSCDP MESSAGE to the platform (outside any dialog)."""
+        if self._device.port is None:
+            return
+        config = self._device.config
+        request = build_request(
+            "MESSAGE",
+            self._device.uri(config.platform_id),
+            via=self._device.via(),
+            from_addr=NameAddr(self._device.uri(self._device.device_id)).with_tag(
+                self._device.port.endpoint.new_tag()
+            ),
+            to_addr=NameAddr(self._device.uri(config.platform_id)),
+            call_id=self._device.port.endpoint.new_call_id(),
+            cseq=1,
+            content_type=MANSCDP_CONTENT_TYPE,
+            body=body,
+            headers=[("User-Agent", USER_AGENT)],
+        )
+        self._device.port.send_request(request, done or (lambda _: None))
+
+    def _send_catalog(self, sn: int) -> None:
+        """Parts of ``catalog_items_min..max`` items, each sent after the previous 200."""
+        items = [
+            self._device.plan.catalog_item(c, self._device.config.manufacturer)
+            for c in self._device.plan.channels
+        ]
+        parts: list[list[CatalogItem]] = []
+        while items or not parts:
+            size = self._device.rng.randint(
+                self._device.config.catalog_items_min, self._device.config.catalog_items_max
+            )
+            parts.append(items[:size])
+            items = items[size:]
+        total = sum(len(part) for part in parts)
+
+        def send(index: int) -> None:
+            response = CatalogResponse(sn, self._device.device_id, total, tuple(parts[index]))
+
+            def next_part(answer: SipResponse | None) -> None:
+                if answer is not None and answer.is_success and index + 1 < len(parts):
+                    send(index + 1)
+
+            self.send_message(response.serialize(self._device.config.charset), next_part)
+
+        send(0)
+
+    def _subscribe(self, request: SipRequest, txn: ServerTransaction) -> None:
+        package = (request.headers.get("Event") or "").split(";", 1)[0].strip().lower()
+        if package != "catalog":
+            self.respond(txn, 489)
+            return
+        expires = request.expires if request.expires is not None else 3600
+        response = self.respond(
+            txn,
+            200,
+            headers=[("Contact", self._device.contact().serialize()), ("Expires", str(expires))],
+        )
+        if expires == 0:
+            self._device.subscription = None
+            return
+        current = self._device.subscription
+        if current is not None and current.matches(request):
+            current.receive_request(request)
+            return
+        try:
+            self._device.subscription = Dialog.from_uas(request, response)
+        except ParseError:
+            self._device.subscription = None
+
+    def notify_catalog(self, event: str, channels: Sequence[ChannelPlan]) -> asyncio.Future[int]:
+        """Change the plan and NOTIFY the platform (§9.11.4): ``ADD``, ``DEL``, ``UPDATE``,
+        ``ON``, ``OFF``, ``VLOST``, ``DEFECT``. Inside the subscription dialog when there
+        is one, else outside (as some devices do). The future gets the final status."""
+        future: asyncio.Future[int] = self._device.loop.create_future()
+        event = event.upper()
+        self._apply_to_plan(event, channels)
+        items = []
+        for channel in channels:
+            if event in ("ADD", "UPDATE"):
+                full = self._device.plan.catalog_item(channel, self._device.config.manufacturer)
+                items.append(dataclasses.replace(full, event=event))
+            else:
+                items.append(CatalogItem(device_id=channel.channel_id, event=event))
+        sn = self._device.rng.randint(1, 1_000_000)
+        body = CatalogNotify(sn, self._device.device_id, len(items), tuple(items)).serialize(
+            self._device.config.charset
+        )
+        headers = [
+            ("Event", "Catalog"),
+            ("Subscription-State", "active"),
+            ("User-Agent", USER_AGENT),
+        ]
+        assert self._device.port is not None
+        if self._device.subscription is not None:
+            request = self._device.subscription.create_request(
+                "NOTIFY",
+                via=self._device.via(),
+                contact=self._device.contact(),
+                body=body,
+                content_type=MANSCDP_CONTENT_TYPE,
+                headers=headers,
+            )
+        else:
+            request = build_request(
+                "NOTIFY",
+                self._device.uri(self._device.config.platform_id),
+                via=self._device.via(),
+                from_addr=NameAddr(self._device.uri(self._device.device_id)).with_tag(
+                    self._device.port.endpoint.new_tag()
+                ),
+                to_addr=NameAddr(self._device.uri(self._device.config.platform_id)),
+                call_id=self._device.port.endpoint.new_call_id(),
+                cseq=1,
+                contact=self._device.contact(),
+                content_type=MANSCDP_CONTENT_TYPE,
+                body=body,
+                headers=headers,
+            )
+
+        def answered(response: SipResponse | None) -> None:
+            if not future.done():
+                future.set_result(408 if response is None else response.status_code)
+
+        self._device.port.send_request(request, answered)
+        return future
+
+    def _apply_to_plan(self, event: str, channels: Sequence[ChannelPlan]) -> None:
+        by_id = {channel.channel_id: channel for channel in self._device.plan.channels}
+        for channel in channels:
+            if event == "ADD" and channel.channel_id not in by_id:
+                self._device.plan.channels.append(channel)
+            elif event == "DEL":
+                self._device.plan.channels = [
+                    c for c in self._device.plan.channels if c.channel_id != channel.channel_id
+                ]
+            elif channel.channel_id in by_id:
+                current = by_id[channel.channel_id]
+                if event == "UPDATE":
+                    current.name = channel.name
+                elif event in ("ON", "OFF", "VLOST", "DEFECT"):
+                    current.online = event == "ON"
