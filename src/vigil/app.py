@@ -28,6 +28,7 @@ from vigil.api.context import ApiContext
 from vigil.db.engine import create_engine
 from vigil.db.migrate import upgrade
 from vigil.settings import Settings
+from vigil.signaling.server import SignalingServer
 from vigil.web import STATIC_DIR
 
 logger = logging.getLogger(__name__)
@@ -97,11 +98,15 @@ def _install_stop_signals(stop: asyncio.Event) -> None:
         loop.add_signal_handler(sig, stop.set)
 
 
+# Extra long-lived parts started beside the platform (the demo's simulated devices); each
+# gets the signalling server once it listens and runs until cancelled.
+Component = Callable[[SignalingServer], Coroutine[object, object, None]]
+
+
 async def run(
     settings: Settings,
     *,
-    extra_components: list[Callable[[AsyncEngine, asyncio.Event], Coroutine[object, object, None]]]
-    | None = None,
+    extra_components: list[Component] | None = None,
     on_ready: Callable[[str, AdminBootstrap], None] | None = None,
 ) -> None:
     """Run the platform until SIGINT/SIGTERM."""
@@ -114,12 +119,14 @@ async def run(
     audit_key = load_or_create_audit_key(data_dir)
     try:
         admin = await bootstrap_admin(engine, settings, audit_key)
+        signaling = SignalingServer(settings.sip, engine)
         ctx = ApiContext(
             engine=engine,
             auth=settings.auth,
             retention=settings.retention,
             audit_key=audit_key,
             max_upload_bytes=settings.http.max_upload_bytes,
+            signaling=signaling,
         )
         app = create_app(ctx, static_dir=STATIC_DIR)
         server = _Server(
@@ -133,6 +140,7 @@ async def run(
         )
         stop = asyncio.Event()
         _install_stop_signals(stop)
+        cancellable: list[asyncio.Task[None]] = []
 
         async def serve_http() -> None:
             await server.serve()
@@ -141,18 +149,31 @@ async def run(
         async def watch_stop() -> None:
             await stop.wait()
             server.should_exit = True
+            for task in cancellable:
+                task.cancel()
 
         async def announce() -> None:
             await server.listening.wait()
+            await signaling.wait_ready()
             if on_ready is not None:
                 on_ready(_bound_url(server, settings), admin)
+            logger.info("GB/T 28181 signalling on %s:%d", settings.sip.host, signaling.port)
 
-        async with asyncio.TaskGroup() as group:
-            group.create_task(serve_http())
-            group.create_task(watch_stop())
-            group.create_task(announce())
-            for component in extra_components or []:
-                group.create_task(component(engine, stop))
+        async def start_component(component: Component) -> None:
+            await signaling.wait_ready()
+            await component(signaling)
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(serve_http())
+                cancellable.append(group.create_task(signaling.run()))
+                for component in extra_components or []:
+                    cancellable.append(group.create_task(start_component(component)))
+                group.create_task(watch_stop())
+                group.create_task(announce())
+        finally:
+            # Online states changed since the last batch reach the database before exit.
+            await signaling.flush()
     finally:
         await engine.dispose()
     logger.info("stopped")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ from vigil.access.roles import Role
 from vigil.db.engine import create_engine
 from vigil.db.errors import DatabaseError
 from vigil.db.migrate import upgrade
+from vigil.demo import DEMO_KEEPALIVE_S, demo_simulators, seed_demo_ledger
 from vigil.logs import setup_logging
 from vigil.registry.errors import RegistryError
 from vigil.registry.ledger_export import LedgerLanguage, export_ledger
@@ -34,6 +36,7 @@ from vigil.registry.ledger_reader import LedgerFormat
 from vigil.registry.regions import RegionImportReport, import_regions
 from vigil.registry.scope import UNRESTRICTED
 from vigil.settings import Settings, load_settings
+from vigil.sim.main import main as run_sim
 
 T = TypeVar("T")
 
@@ -111,13 +114,29 @@ def serve(ctx: click.Context) -> None:
 @click.pass_context
 def demo(ctx: click.Context) -> None:
     """Run the platform with a populated demo ledger of two counties."""
-    from vigil.demo import seed_demo_ledger
-
     settings = _settings(ctx)
+    if "VIGIL_SIP__KEEPALIVE_INTERVAL_S" not in os.environ:
+        # Simulated devices keep alive every few seconds so offline shows without a wait.
+        settings.sip.keepalive_interval_s = DEMO_KEEPALIVE_S
     seeded = _with_engine(settings, lambda engine: seed_demo_ledger(engine, settings))
     if seeded:
         click.echo(f"Demo ledger created: {seeded} collection points in two counties.")
-    asyncio.run(platform.run(settings, on_ready=_print_ready))
+    asyncio.run(
+        platform.run(settings, extra_components=demo_simulators(settings), on_ready=_print_ready)
+    )
+
+
+@main.command(
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    add_help_option=False,
+)
+@click.pass_context
+def sim(ctx: click.Context) -> None:
+    """Simulated GB/T 28181 devices: --platform HOST:PORT --devices N --channels M ...
+
+    Run ``vigil sim --help`` for every option.
+    """
+    sys.exit(run_sim(ctx.args))
 
 
 @main.command()

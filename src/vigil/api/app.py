@@ -14,12 +14,14 @@ from sqlalchemy import text
 import vigil
 from vigil.api.context import ApiContext
 from vigil.api.errors import error_response, install_error_handlers
-from vigil.api.metrics import metrics_middleware
+from vigil.api.metrics import SignalingCollector, metrics_middleware
 from vigil.api.routes import (
     audit_routes,
     auth_routes,
     channel_routes,
+    device_live_routes,
     device_routes,
+    event_routes,
     ledger_routes,
     organisation_routes,
     region_routes,
@@ -55,6 +57,8 @@ def create_app(ctx: ApiContext, static_dir: Path | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.ctx = ctx
+    if ctx.signaling is not None:
+        ctx.registry.register(SignalingCollector(ctx.signaling))
     install_error_handlers(app)
     app.middleware("http")(_upload_limit(ctx.max_upload_bytes))
     app.middleware("http")(metrics_middleware(ctx.metrics))
@@ -65,6 +69,8 @@ def create_app(ctx: ApiContext, static_dir: Path | None = None) -> FastAPI:
         region_routes,
         organisation_routes,
         device_routes,
+        device_live_routes,
+        event_routes,
         channel_routes,
         ledger_routes,
         audit_routes,

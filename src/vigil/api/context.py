@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from vigil.access.login import SourceThrottle
 from vigil.api.metrics import HttpMetrics
 from vigil.settings import AuthSettings, RetentionSettings
+from vigil.signaling.server import SignalingServer
 
 
 @dataclass
@@ -19,6 +20,8 @@ class ApiContext:
     retention: RetentionSettings
     audit_key: bytes
     max_upload_bytes: int
+    # None when the platform runs without SIP (tests of the ledger alone).
+    signaling: SignalingServer | None = None
     throttle: SourceThrottle = field(default_factory=SourceThrottle)
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
     metrics: HttpMetrics = field(init=False)

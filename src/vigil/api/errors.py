@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vigil.access import errors as access_errors
 from vigil.registry import errors as registry_errors
+from vigil.signaling import errors as signaling_errors
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +103,19 @@ def _access_error(exc: Exception) -> tuple[int, str, str, list[dict[str, Any]]]:
     return 400, "bad_request", message, []
 
 
+def _signaling_error(exc: Exception) -> tuple[int, str, str, list[dict[str, Any]]]:
+    message = str(exc)
+    if isinstance(exc, signaling_errors.DeviceUnavailableError):
+        return 409, "offline", message, []
+    if isinstance(exc, signaling_errors.QueryTimeoutError):
+        return 504, "timeout", message, []
+    if isinstance(exc, signaling_errors.OverloadedError):
+        return 503, "overloaded", message, []
+    if isinstance(exc, signaling_errors.QueryFailedError):
+        return 502, "device_error", message, []
+    return 502, "signaling_error", message, []
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def on_api_error(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ApiError)
@@ -130,6 +144,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_access(_request: Request, exc: Exception) -> JSONResponse:
         return error_response(*_access_error(exc))
 
+    async def on_signaling(_request: Request, exc: Exception) -> JSONResponse:
+        return error_response(*_signaling_error(exc))
+
+    app.add_exception_handler(signaling_errors.SignalingError, on_signaling)
     app.add_exception_handler(registry_errors.RegistryError, on_registry)
     app.add_exception_handler(access_errors.AccessError, on_access)
     app.add_exception_handler(ApiError, on_api_error)

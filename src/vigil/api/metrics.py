@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 
 from fastapi import Request, Response
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from vigil.signaling.server import SignalingServer
 
 
 class HttpMetrics:
@@ -56,3 +60,15 @@ def metrics_middleware(
             metrics.latency.labels(request.method, route).observe(time.perf_counter() - started)
 
     return middleware
+
+
+class SignalingCollector(Collector):
+    """Exposes the signalling server's counters and gauges, read at scrape time (no cost on
+    the SIP hot path)."""
+
+    def __init__(self, signaling: SignalingServer) -> None:
+        self._signaling = signaling
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        for name, value in sorted(self._signaling.metrics().items()):
+            yield GaugeMetricFamily(f"vigil_sip_{name}", f"GB/T 28181 signalling: {name}", value)

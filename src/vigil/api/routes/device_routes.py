@@ -106,6 +106,8 @@ async def update_device(
         await record_audit(
             conn, ctx, request, principal.username, "device.update", device_id, _redacted(changes)
         )
+    if ctx.signaling is not None:  # a new password or status applies to the next request
+        await ctx.signaling.reload_device(device_id)
     return asdict(item)
 
 
@@ -114,4 +116,6 @@ async def delete_device(device_id: str, request: Request, ctx: Ctx, principal: M
     async with ctx.engine.begin() as conn:
         await devices.delete_device(conn, scope_of(principal), device_id)
         await record_audit(conn, ctx, request, principal.username, "device.delete", device_id)
+    if ctx.signaling is not None:
+        await ctx.signaling.reload_device(device_id)
     return Response(status_code=204)
