@@ -84,9 +84,12 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=STOP_TIMEOUT_S)
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """A running `vigil serve` with a fresh data directory, shared by one test module."""
+@contextlib.contextmanager
+def run_server(
+    tmp_path_factory: pytest.TempPathFactory, extra_env: dict[str, str] | None = None
+) -> Iterator[Server]:
+    """Runs `vigil serve` with a fresh data directory until the block ends; ``extra_env``
+    adds or overrides VIGIL_* settings (the SIP port, keepalive timing, ...)."""
     data_dir = tmp_path_factory.mktemp("vigil-data")
     log_path = data_dir / "serve.log"
     port = _free_port()
@@ -101,6 +104,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             "VIGIL_MEDIA__RTP_PORT": "0",
         }
     )
+    env.update(extra_env or {})
     base_url = f"http://127.0.0.1:{port}"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -111,6 +115,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield Server(base_url=base_url, data_dir=data_dir, log_path=log_path)
     finally:
         _stop(process)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A running `vigil serve` with a fresh data directory, shared by one test module."""
+    with run_server(tmp_path_factory) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

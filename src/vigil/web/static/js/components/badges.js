@@ -1,7 +1,7 @@
 // Status and class badges shared by the list and the detail page.
 
 import { h } from "../dom.js";
-import { classLabel, onlineLabel } from "../format.js";
+import { classLabel, onlineLabel, deviceStatusLabel } from "../format.js";
 
 export function onlineBadge(online) {
   return h(
@@ -13,4 +13,12 @@ export function onlineBadge(online) {
 
 export function classBadge(pointClass) {
   return h("span", { class: `tag tag-class-${pointClass}` }, classLabel(pointClass));
+}
+
+export function deviceStatusBadge(status) {
+  return h(
+    "span",
+    { class: `tag tag-status-${status || "unknown"}`, testid: "device-status", dataset: { status: status || "" } },
+    deviceStatusLabel(status),
+  );
 }

@@ -4,9 +4,11 @@ import { h, replace } from "../dom.js";
 import { t, lang, setLang, LANGUAGES } from "../i18n.js";
 import { can, currentUser } from "../user.js";
 import { roleLabel } from "../format.js";
+import { showState } from "../live.js";
 
 const NAV = [
   { path: "/points", key: "nav.points", testid: "nav-points" },
+  { path: "/devices", key: "nav.devices", testid: "nav-devices", permission: "registry.read" },
   { path: "/import", key: "nav.import", testid: "nav-import", permission: "ledger.import" },
   { path: "/users", key: "nav.users", testid: "nav-users", permission: "users.manage" },
   { path: "/audit", key: "nav.audit", testid: "nav-audit", permission: "audit.read" },
@@ -43,6 +45,7 @@ export function renderHeader(header, { currentPath, onSignOut }) {
     ),
     h("nav", { class: "nav", "aria-label": t("nav.label") }, links),
     h("span", { class: "spacer" }),
+    liveIndicator(),
     user
       ? h(
           "span",
@@ -57,4 +60,11 @@ export function renderHeader(header, { currentPath, onSignOut }) {
     languageSwitch(),
     h("button", { type: "button", class: "btn btn-small btn-ghost", testid: "logout", onclick: onSignOut }, t("header.logout")),
   );
+}
+
+/** A small badge showing whether live status updates are flowing (see live.js). */
+function liveIndicator() {
+  const el = h("span", { class: "live-status", testid: "live-status" });
+  showState(el);
+  return el;
 }

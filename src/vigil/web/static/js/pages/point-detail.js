@@ -5,7 +5,7 @@ import { api, ApiError } from "../api.js";
 import { h, replace } from "../dom.js";
 import { t } from "../i18n.js";
 import { can } from "../user.js";
-import { onChannelStatus } from "../live.js";
+import { onChannelStatus, onDeviceStatus } from "../live.js";
 import { POINT_CLASSES, NETWORKS, PTZ_TYPES, classLabel, networkLabel, ptzLabel, dateTime } from "../format.js";
 import { errorBox } from "../components/error-box.js";
 import { toast } from "../components/toast.js";
@@ -124,7 +124,7 @@ export function render(root, params) {
 
   function facts() {
     const rows = [
-      ["field.device_id", channel.device_id],
+      ["field.device_id", channel.device_id, channel.device_id && can("registry.read") ? h("a", { href: `#/devices/${encodeURIComponent(channel.device_id)}`, class: "mono", testid: "point-device-link" }, channel.device_id) : null],
       ["field.region_name", channel.region_name ? `${channel.region_name} (${channel.region_code})` : channel.region_code],
       ["field.org_name", channel.org_name],
       ["field.retention_days", channel.retention_days],
@@ -269,9 +269,18 @@ export function render(root, params) {
     .catch(() => {});
 
   renderHead();
-  return onChannelStatus(({ id: changed, online }) => {
+  const unsubscribeChannel = onChannelStatus(({ id: changed, online }) => {
     if (!channel || String(changed) !== String(id)) return;
     channel.online = online;
     renderHead();
   });
+  const unsubscribeDevice = onDeviceStatus(({ device_id: deviceId, online }) => {
+    if (online || !channel || !channel.device_id || String(deviceId) !== String(channel.device_id)) return;
+    channel.online = false;
+    renderHead();
+  });
+  return () => {
+    unsubscribeChannel();
+    unsubscribeDevice();
+  };
 }

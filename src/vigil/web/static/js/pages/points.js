@@ -5,7 +5,7 @@ import { h, replace, debounce } from "../dom.js";
 import { t, lang } from "../i18n.js";
 import { can } from "../user.js";
 import { replaceQuery, navigate } from "../router.js";
-import { onChannelStatus } from "../live.js";
+import { onChannelStatus, onDeviceStatus } from "../live.js";
 import { POINT_CLASSES, NETWORKS, classLabel, networkLabel } from "../format.js";
 import { onlineBadge, classBadge } from "../components/badges.js";
 import { errorBox } from "../components/error-box.js";
@@ -300,15 +300,21 @@ export function render(root, _params, query) {
     }
   }
 
-  const unsubscribe = onChannelStatus(({ id, online }) => {
+  const unsubscribeChannel = onChannelStatus(({ id, online }) => {
     const row = tbody.querySelector(`tr[data-id="${CSS.escape(String(id))}"]`);
-    if (row) replace(row.querySelector("[data-status-cell]"), onlineBadge(online));
+    if (row) setRowOnline(row, online);
+  });
+  // A device going offline takes its channels with it; coming back, each channel reports itself.
+  const unsubscribeDevice = onDeviceStatus(({ device_id: deviceId, online }) => {
+    if (online || !deviceId) return;
+    tbody.querySelectorAll(`tr[data-device-id="${CSS.escape(String(deviceId))}"]`).forEach((row) => setRowOnline(row, false));
   });
 
   load();
   return () => {
     onText.cancel();
-    unsubscribe();
+    unsubscribeChannel();
+    unsubscribeDevice();
   };
 }
 
@@ -319,7 +325,7 @@ function channelRow(c) {
     "tr",
     {
       testid: "channel-row",
-      dataset: { id: c.id, online: String(Boolean(c.online)), region: c.region_code, pointClass: String(c.point_class), network: c.network },
+      dataset: { id: c.id, deviceId: c.device_id || "", online: String(Boolean(c.online)), region: c.region_code, pointClass: String(c.point_class), network: c.network },
       class: "clickable",
       onclick: (e) => {
         if (!e.target.closest("a")) open();
@@ -335,6 +341,11 @@ function channelRow(c) {
     h("td", { class: "num" }, c.retention_days ?? ""),
     h("td", { dataset: { statusCell: "" } }, onlineBadge(c.online)),
   );
+}
+
+function setRowOnline(row, online) {
+  row.dataset.online = String(Boolean(online));
+  replace(row.querySelector("[data-status-cell]"), onlineBadge(online));
 }
 
 function emptyRow() {
