@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -51,7 +50,7 @@ async def list_audit(
                 "action": r.action,
                 "target": r.target,
                 "outcome": r.outcome,
-                "detail": json.loads(r.detail) if isinstance(r.detail, str) else r.detail,
+                "detail": r.detail,
             }
             for r in items
         ],

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from vigil.access.principal import Principal
 from vigil.access.roles import Permission
 from vigil.api.deps import Ctx, record_audit, require, scope_of
-from vigil.api.routes import API_PREFIX
+from vigil.api.routes import API_PREFIX, page_json
 from vigil.registry import channels
 from vigil.registry.labels import point_labels
 
@@ -107,7 +107,7 @@ async def list_channels(
             limit=query.limit,
         )
         items = await channels_json(conn, page.items)
-    return {"items": items, "total": page.total, "offset": page.offset, "limit": page.limit}
+    return page_json(page, items)
 
 
 @router.get("/channels/{channel_id}")

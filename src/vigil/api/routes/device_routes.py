@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from vigil.access.principal import Principal
 from vigil.access.roles import Permission
 from vigil.api.deps import Ctx, record_audit, require, scope_of
-from vigil.api.routes import API_PREFIX
+from vigil.api.routes import API_PREFIX, page_json
 from vigil.registry import devices
 
 router = APIRouter(prefix=API_PREFIX, tags=["devices"])
@@ -67,12 +67,7 @@ async def list_devices(
         page = await devices.list_devices(
             conn, scope_of(principal), flt, offset=query.offset, limit=query.limit
         )
-    return {
-        "items": [asdict(item) for item in page.items],
-        "total": page.total,
-        "offset": page.offset,
-        "limit": page.limit,
-    }
+    return page_json(page)
 
 
 @router.get("/devices/{device_id}")

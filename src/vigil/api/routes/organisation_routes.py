@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from vigil.access.principal import Principal
 from vigil.access.roles import Permission
 from vigil.api.deps import Ctx, record_audit, require, scope_of
-from vigil.api.routes import API_PREFIX
+from vigil.api.routes import API_PREFIX, page_json
 from vigil.registry import organisations
 
 router = APIRouter(prefix=API_PREFIX, tags=["organisations"])
@@ -47,12 +47,7 @@ async def list_organisations(
         page = await organisations.list_organisations(
             conn, scope_of(principal), region=region, text=q, offset=offset, limit=limit
         )
-    return {
-        "items": [asdict(item) for item in page.items],
-        "total": page.total,
-        "offset": page.offset,
-        "limit": page.limit,
-    }
+    return page_json(page)
 
 
 @router.get("/organisations/{org_id}")
