@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -23,6 +24,7 @@ from vigil.protocols.gb28181.manscdp import (
     DeviceStatusQuery,
     DeviceStatusResponse,
 )
+from vigil.protocols.sdp import SessionDescription
 from vigil.protocols.sip.endpoint import SipEndpoint
 from vigil.protocols.sip.events import (
     RequestReceived,
@@ -43,6 +45,7 @@ from vigil.signaling.device_directory import DeviceDirectory
 from vigil.signaling.devices import DeviceSnapshot, DeviceState, DeviceTable, snapshot_of
 from vigil.signaling.errors import QueryFailedError, SignalingError
 from vigil.signaling.events import EventBus, EventSubscription
+from vigil.signaling.invite import Invitations, InviteSession
 from vigil.signaling.keepalive_fast_path import recognise_keepalive
 from vigil.signaling.message_handler import MessageHandler, sender_of
 from vigil.signaling.messenger import DeviceMessenger
@@ -112,6 +115,7 @@ class SignalingServer:
         self.messenger = DeviceMessenger(
             settings, self.endpoint, self.transport, self.table, self.log, self.counters
         )
+        self.invites = Invitations(settings, self.endpoint, self.transport, self.messenger)
         self.subscriptions = CatalogSubscriptions(
             settings, self.messenger, self.background, self.transport.now
         )
@@ -251,6 +255,8 @@ class SignalingServer:
         if method == "REGISTER":
             self.registrar.handle(event)
             return
+        if method == "BYE" and self.invites.on_bye(event):
+            return
         txn = event.transaction
         if method == "OPTIONS":
             response = txn.create_response(200, headers=[("Allow", ALLOWED_METHODS)])
@@ -337,6 +343,23 @@ class SignalingServer:
                 f"{device_id} answered {response.status_code}", response.status_code
             )
         return response
+
+    async def invite(
+        self,
+        device_id: str,
+        channel_id: str,
+        offer: SessionDescription,
+        *,
+        timeout_s: float | None = None,
+        on_bye: Callable[[], None] | None = None,
+    ) -> InviteSession:
+        """INVITE ``channel_id`` of ``device_id`` with ``offer``; see :class:`Invitations`."""
+        return await self.invites.invite(
+            device_id, channel_id, offer, timeout_s=timeout_s, on_bye=on_bye
+        )
+
+    async def bye(self, session: InviteSession) -> int | None:
+        return await self.invites.bye(session)
 
     def subscribe_events(self, max_queue: int | None = None) -> EventSubscription:
         return self.bus.subscribe(max_queue)

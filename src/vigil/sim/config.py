@@ -46,6 +46,9 @@ class SimConfig:
     t1_s: float = 0.5  # SIP timer T1 of the simulated devices
     seed: int = 1
     manufacturer: str = "Vigil"
+    video_width: int = 640  # the H.264 test pattern streamed on INVITE
+    video_height: int = 360
+    media_mute: bool = False  # answer INVITE but send no RTP (a broken device)
 
     def __post_init__(self) -> None:
         if self.devices < 0 or self.channels < 1:
@@ -56,6 +59,10 @@ class SimConfig:
             raise ValueError("channel serials must stay within 1..999999")
         if not 1 <= self.catalog_items_min <= self.catalog_items_max:
             raise ValueError("catalog items per message: 1 ≤ min ≤ max")
+        if not (16 <= self.video_width <= 1920 and 16 <= self.video_height <= 1088):
+            raise ValueError("video size must be within 16x16..1920x1088")
+        if self.video_width % 2 or self.video_height % 2:
+            raise ValueError("video width and height must be even (4:2:0)")
         if self.keepalive_s <= 0 or self.devices_per_port < 1:
             raise ValueError("keepalive and devices per port must be positive")
         try:
@@ -91,6 +98,13 @@ def _items_range(text: str) -> tuple[int, int]:
     return values
 
 
+def _video_size(text: str) -> tuple[int, int]:
+    width, x, height = text.lower().partition("x")
+    if not x or not width.isdigit() or not height.isdigit():
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, got {text!r}")
+    return int(width), int(height)
+
+
 def build_arg_parser(prog: str = "vigil sim") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog, description="Simulated GB/T 28181 devices (IPCs and NVRs) for demos and load."
@@ -117,6 +131,9 @@ def build_arg_parser(prog: str = "vigil sim") -> argparse.ArgumentParser:
     add("--register-rate", type=float, default=DEFAULTS.register_rate_per_s, metavar="PER_S")
     add("--no-qop", action="store_true", help="answer challenges without qop")
     add("--seed", type=int, default=1)
+    add("--video-size", type=_video_size, default=(DEFAULTS.video_width, DEFAULTS.video_height),
+        metavar="WxH", help="H.264 test pattern streamed on INVITE")  # fmt: skip
+    add("--mute-media", action="store_true", help="answer INVITE but send no RTP")
     return parser
 
 
@@ -149,6 +166,9 @@ def parse_sim_args(argv: Sequence[str] | None = None) -> SimConfig:
             register_rate_per_s=args.register_rate,
             digest_qop=not args.no_qop,
             seed=args.seed,
+            video_width=args.video_size[0],
+            video_height=args.video_size[1],
+            media_mute=args.mute_media,
         )
     except ValueError as exc:
         parser.error(str(exc))

@@ -110,6 +110,7 @@ class SimDevice:
     def stop(self) -> None:
         self.stopped = True
         self.registered = False
+        self.requests.stop_media()
         self._stop_keepalives()
         self._cancel(*list(self._timers))
 

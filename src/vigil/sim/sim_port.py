@@ -190,6 +190,10 @@ class SimPort:
                 callback = self._callbacks.pop(id(event.transaction), None)
                 if callback is not None:
                     callback(None)
+        elif isinstance(event, RequestReceived) and event.transaction is None:  # ACK
+            device = self._device_for(event.request)
+            if device is not None:
+                device.requests.on_ack(event.request)
         elif isinstance(event, RequestReceived) and event.transaction is not None:
             device = self._device_for(event.request)
             if device is None:

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -31,13 +32,15 @@ from vigil.protocols.gb28181.manscdp import (
     ResultResponse,
     parse_manscdp,
 )
-from vigil.protocols.sip.address import NameAddr
+from vigil.protocols.sdp import SessionDescription, build_media_answer, ssrc_to_int
+from vigil.protocols.sip.address import NameAddr, SipUri
 from vigil.protocols.sip.builders import build_request
 from vigil.protocols.sip.dialog import Dialog
 from vigil.protocols.sip.message import SipRequest, SipResponse
 from vigil.protocols.sip.transaction import ServerTransaction
 from vigil.sim.config import USER_AGENT
 from vigil.sim.device_plan import ChannelPlan
+from vigil.sim.sim_media import VideoSender
 
 if TYPE_CHECKING:
     from vigil.sim.sim_device import SimDevice
@@ -46,6 +49,9 @@ if TYPE_CHECKING:
 class DeviceRequests:
     def __init__(self, device: SimDevice) -> None:
         self._device = device
+        self.calls: dict[str, VideoSender] = {}  # Call-ID of a Play → its video
+        self._dialogs: dict[str, Dialog] = {}
+        self.byes = 0
 
     def respond(
         self, txn: ServerTransaction, status: int, headers: Sequence[tuple[str, str]] = ()
@@ -61,9 +67,119 @@ class DeviceRequests:
         elif request.method == "SUBSCRIBE":
             self._subscribe(request, txn)
         elif request.method == "INVITE":
-            self.respond(txn, 488)  # no media in this simulator
+            self._invite(request, txn)
+        elif request.method == "BYE":
+            self._bye(request, txn)
         else:
-            self.respond(txn, 200 if request.method in ("OPTIONS", "BYE") else 405)
+            self.respond(txn, 200 if request.method == "OPTIONS" else 405)
+
+    # ---- live video (§9.2) -----------------------------------------------------------
+
+    def _invite(self, request: SipRequest, txn: ServerTransaction) -> None:
+        """Answer a Play INVITE with send-only PS/RTP over UDP; stream after the ACK."""
+        device = self._device
+        channel_id = _user_of(request.uri)
+        if channel_id is None or not device.owns_channel(channel_id):
+            self.respond(txn, 404)
+            return
+        try:
+            offer = SessionDescription.parse(request.body)
+        except ParseError:
+            self.respond(txn, 400)
+            return
+        video = offer.video()
+        host = offer.connection_address(video)
+        if (
+            offer.session_name.lower() != "play"
+            or video is None
+            or video.is_tcp
+            or host is None
+            or offer.ssrc is None
+        ):
+            self.respond(txn, 488)
+            return
+        assert device.port is not None
+        local_host = device.port.local[0]
+        answer = build_media_answer(
+            origin_id=channel_id, ip=local_host, port=15060, ssrc=offer.ssrc
+        )
+        config = device.config
+        assert device.port is not None
+        response = txn.create_response(
+            200,
+            body=answer.serialize(),
+            content_type="application/sdp",
+            headers=[
+                (
+                    "Contact",
+                    NameAddr(f"sip:{channel_id}@{local_host}:{device.port.local[1]}").serialize(),
+                ),
+                ("User-Agent", USER_AGENT),
+            ],
+        )
+        device.port.respond(txn, response)
+        with contextlib.suppress(ParseError):
+            self._dialogs[request.call_id] = Dialog.from_uas(request, response)
+        sender = VideoSender(
+            (host, video.port),
+            ssrc_to_int(offer.ssrc),
+            width=config.video_width,
+            height=config.video_height,
+            label=channel_id,
+        )
+        old = self.calls.pop(request.call_id, None)
+        if old is not None:
+            old.stop()
+        self.calls[request.call_id] = sender
+
+    def on_ack(self, request: SipRequest) -> None:
+        sender = self.calls.get(request.call_id)
+        if sender is not None and not self._device.config.media_mute:
+            sender.start()
+
+    def _bye(self, request: SipRequest, txn: ServerTransaction) -> None:
+        sender = self.calls.pop(request.call_id, None)
+        self._dialogs.pop(request.call_id, None)
+        if sender is not None:
+            sender.stop()
+            self.byes += 1
+        self.respond(txn, 200 if sender is not None else 481)
+
+    def stop_media(self) -> None:
+        for sender in self.calls.values():
+            sender.stop()
+        self.calls.clear()
+        self._dialogs.clear()
+
+    def hang_up(self) -> asyncio.Future[list[int]]:
+        """End every Play from the device's side with BYE (as a camera that reboots or
+        hits its stream limit does); the future gets the platform's final statuses."""
+        future: asyncio.Future[list[int]] = self._device.loop.create_future()
+        calls = list(self.calls)
+        statuses: list[int] = []
+        port = self._device.port
+        if not calls or port is None:
+            future.set_result([])
+            return future
+        for call_id in calls:
+            self.calls.pop(call_id).stop()
+            dialog = self._dialogs.pop(call_id, None)
+            if dialog is None:
+                statuses.append(0)
+                continue
+            request = dialog.create_request(
+                "BYE", via=self._device.via(), headers=[("User-Agent", USER_AGENT)]
+            )
+
+            def answered(response: SipResponse | None) -> None:
+                statuses.append(408 if response is None else response.status_code)
+                if len(statuses) == len(calls) and not future.done():
+                    future.set_result(statuses)
+
+            port.send_request(request, answered)
+        if len(statuses) == len(calls) and not future.done():
+            future.set_result(statuses)
+        return future
 
     def _message(self, request: SipRequest, txn: ServerTransaction) -> None:
         try:
@@ -250,3 +366,10 @@ class DeviceRequests:
                     current.name = channel.name
                 elif event in ("ON", "OFF", "VLOST", "DEFECT"):
                     current.online = event == "ON"
+
+
+def _user_of(uri: str) -> str | None:
+    try:
+        return SipUri.parse(uri).user
+    except ParseError:
+        return None
