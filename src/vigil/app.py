@@ -1,7 +1,8 @@
 """The composition root: builds every component from Settings and runs them in one TaskGroup.
 
-Start-up order: data directory → database migrations → first admin → API server (and, in
-the demo, the simulated devices). SIGINT/SIGTERM stop every component cleanly.
+Start-up order: data directory → database migrations → first admin → API server, SIP
+signalling and the RTP media server with the live plays over both (and, in the demo, the
+simulated devices). SIGINT/SIGTERM stop every component cleanly.
 """
 
 from __future__ import annotations
@@ -27,8 +28,11 @@ from vigil.api.app import create_app
 from vigil.api.context import ApiContext
 from vigil.db.engine import create_engine
 from vigil.db.migrate import upgrade
+from vigil.media.server import MediaServer
+from vigil.media.snapshot import Snapshotter
 from vigil.settings import Settings
 from vigil.signaling.server import SignalingServer
+from vigil.streams import LiveStreams
 from vigil.web import STATIC_DIR
 
 logger = logging.getLogger(__name__)
@@ -120,6 +124,8 @@ async def run(
     try:
         admin = await bootstrap_admin(engine, settings, audit_key)
         signaling = SignalingServer(settings.sip, engine)
+        media = MediaServer(settings.media)
+        streams = LiveStreams(signaling, media, settings)
         ctx = ApiContext(
             engine=engine,
             auth=settings.auth,
@@ -127,6 +133,9 @@ async def run(
             audit_key=audit_key,
             max_upload_bytes=settings.http.max_upload_bytes,
             signaling=signaling,
+            media=media,
+            streams=streams,
+            snapshotter=Snapshotter.from_settings(settings.media),
         )
         app = create_app(ctx, static_dir=STATIC_DIR)
         server = _Server(
@@ -149,15 +158,21 @@ async def run(
         async def watch_stop() -> None:
             await stop.wait()
             server.should_exit = True
+            with contextlib.suppress(Exception):  # BYE to every device still sending
+                async with asyncio.timeout(5):
+                    await streams.close()
+            media.stop()
             for task in cancellable:
                 task.cancel()
 
         async def announce() -> None:
             await server.listening.wait()
             await signaling.wait_ready()
+            await media.wait_started()
             if on_ready is not None:
                 on_ready(_bound_url(server, settings), admin)
             logger.info("GB/T 28181 signalling on %s:%d", settings.sip.host, signaling.port)
+            logger.info("RTP on %s:%d", settings.media.host, media.rtp_port)
 
         async def start_component(component: Component) -> None:
             await signaling.wait_ready()
@@ -167,6 +182,7 @@ async def run(
             async with asyncio.TaskGroup() as group:
                 group.create_task(serve_http())
                 cancellable.append(group.create_task(signaling.run()))
+                cancellable.append(group.create_task(media.run()))
                 for component in extra_components or []:
                     cancellable.append(group.create_task(start_component(component)))
                 group.create_task(watch_stop())

@@ -23,6 +23,7 @@ from vigil.api.routes import (
     device_routes,
     event_routes,
     ledger_routes,
+    live_routes,
     organisation_routes,
     region_routes,
     user_routes,
@@ -72,6 +73,7 @@ def create_app(ctx: ApiContext, static_dir: Path | None = None) -> FastAPI:
         device_live_routes,
         event_routes,
         channel_routes,
+        live_routes,
         ledger_routes,
         audit_routes,
     ):

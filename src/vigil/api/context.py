@@ -9,8 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vigil.access.login import SourceThrottle
 from vigil.api.metrics import HttpMetrics
+from vigil.media.server import MediaServer
+from vigil.media.snapshot import Snapshotter
 from vigil.settings import AuthSettings, RetentionSettings
 from vigil.signaling.server import SignalingServer
+from vigil.streams import LiveStreams
 
 
 @dataclass
@@ -22,6 +25,10 @@ class ApiContext:
     max_upload_bytes: int
     # None when the platform runs without SIP (tests of the ledger alone).
     signaling: SignalingServer | None = None
+    # None when the platform runs without media (live video, snapshots unavailable).
+    media: MediaServer | None = None
+    streams: LiveStreams | None = None
+    snapshotter: Snapshotter = field(default_factory=Snapshotter)
     throttle: SourceThrottle = field(default_factory=SourceThrottle)
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
     metrics: HttpMetrics = field(init=False)

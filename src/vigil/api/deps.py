@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncConnection
+from starlette.requests import HTTPConnection
 
 from vigil.access import audit
 from vigil.access.principal import Principal
@@ -27,11 +28,11 @@ def context(request: Request) -> ApiContext:
 Ctx = Annotated[ApiContext, Depends(context)]
 
 
-def client_ip(request: Request) -> str:
+def client_ip(request: HTTPConnection) -> str:
     return request.client.host if request.client else ""
 
 
-def bearer_token(request: Request) -> str | None:
+def bearer_token(request: HTTPConnection) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
@@ -80,7 +81,7 @@ def scope_of(principal: Principal) -> Scope:
 async def record_audit(
     conn: AsyncConnection,
     ctx: ApiContext,
-    request: Request,
+    request: HTTPConnection,
     actor: str,
     action: str,
     target: str = "",

@@ -1,0 +1,185 @@
+"""Live video of a collection point (DESIGN §9): fMP4 over WebSocket, JPEG snapshots and
+the timeline of the current or last play.
+
+The channel is read through the registry with the caller's scope first, so a channel outside
+it is "not found" here exactly as in the ledger. The WebSocket carries the fMP4 init segment
+and then one fragment per binary message; browsers pass the token as ``?token=``. Failures
+after the upgrade close the socket with 4401 (unauthenticated), 4403 (permission), 4404
+(not found / out of scope), 4409 (channel without device), 4502/4503/4504 (play failed,
+with the verdict as the close reason) or 1011 (the stream ended).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response, WebSocket, WebSocketDisconnect
+
+from vigil.access.principal import Principal
+from vigil.access.roles import Permission
+from vigil.access.tokens import resolve_token
+from vigil.api.context import ApiContext
+from vigil.api.deps import Ctx, bearer_token, record_audit, require, scope_of
+from vigil.api.errors import ApiError
+from vigil.api.routes import API_PREFIX
+from vigil.media.errors import SnapshotError
+from vigil.media.live import LiveFmp4Session
+from vigil.registry import channels
+from vigil.registry.channels import Channel
+from vigil.registry.errors import NotFoundError
+from vigil.streams import LiveStream, LiveStreams, PlayError
+
+router = APIRouter(prefix=API_PREFIX, tags=["live"])
+Viewer = Annotated[Principal, Depends(require(Permission.LIVE_VIEW))]
+
+MAX_CLOSE_REASON = 120  # bytes allowed in a WebSocket close frame's reason: 123
+
+
+async def _channel(ctx: ApiContext, principal: Principal, channel_id: str) -> Channel:
+    async with ctx.engine.connect() as conn:
+        return await channels.get_channel(
+            conn, scope_of(principal), channel_id, retention=ctx.retention
+        )
+
+
+def _streams(ctx: ApiContext) -> LiveStreams:
+    if ctx.streams is None:
+        raise ApiError(503, "unavailable", "live video is not running")
+    return ctx.streams
+
+
+async def _open(ctx: ApiContext, channel: Channel) -> LiveStream:
+    streams = _streams(ctx)
+    if channel.device_id is None:
+        raise ApiError(409, "no_device", f"{channel.id} is not attached to a device")
+    try:
+        return await streams.open_live(channel.id, channel.device_id)
+    except PlayError as exc:
+        raise ApiError(exc.status, "play_failed", exc.verdict) from None
+
+
+@router.get("/channels/{channel_id}/snapshot.jpg")
+async def snapshot(channel_id: str, request: Request, ctx: Ctx, principal: Viewer) -> Response:
+    """A JPEG of the latest keyframe, opening the stream on demand."""
+    channel = await _channel(ctx, principal, channel_id)
+    lease = await _open(ctx, channel)
+    try:
+        jpeg = await ctx.snapshotter.jpeg(lease.hub)
+    except SnapshotError as exc:
+        session = lease.session
+        raise ApiError(504, "no_picture", f"{exc}; {session.answer_summary or ''}") from None
+    finally:
+        lease.release()
+    async with ctx.engine.begin() as conn:
+        await record_audit(
+            conn, ctx, request, principal.username, "live.snapshot", channel_id,
+            {"bytes": len(jpeg)},
+        )  # fmt: skip
+    return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+@router.get("/channels/{channel_id}/play-sessions")
+async def play_sessions(channel_id: str, ctx: Ctx, principal: Viewer) -> dict[str, Any]:
+    """The current (or last) play of the channel: timeline and, on failure, the verdict."""
+    await _channel(ctx, principal, channel_id)
+    session = _streams(ctx).session(channel_id)
+    return {"items": [] if session is None else [session.to_dict()]}
+
+
+class _RefusedError(Exception):
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+async def _authorise(
+    websocket: WebSocket, ctx: ApiContext, channel_id: str
+) -> tuple[Principal, Channel]:
+    token = bearer_token(websocket)
+    if token is None:
+        raise _RefusedError(4401, "authentication required")
+    async with ctx.engine.connect() as conn:
+        principal = await resolve_token(conn, token, datetime.now(UTC))
+    if principal is None:
+        raise _RefusedError(4401, "the token is invalid or expired")
+    if not principal.has(Permission.LIVE_VIEW):
+        raise _RefusedError(4403, f"the {principal.role} role lacks {Permission.LIVE_VIEW}")
+    try:
+        return principal, await _channel(ctx, principal, channel_id)
+    except NotFoundError as exc:
+        raise _RefusedError(4404, str(exc)) from None
+
+
+@router.websocket("/channels/{channel_id}/live")
+async def live(websocket: WebSocket, channel_id: str) -> None:
+    """fMP4 live view: the init segment, then fragments, as binary messages."""
+    ctx = websocket.app.state.ctx
+    assert isinstance(ctx, ApiContext)
+    await websocket.accept()
+    try:
+        principal, channel = await _authorise(websocket, ctx, channel_id)
+        try:
+            lease = await _open(ctx, channel)
+        except ApiError as exc:
+            raise _RefusedError(4000 + exc.status, exc.message) from None
+    except _RefusedError as refused:
+        await websocket.close(refused.code, _reason(refused.reason))
+        return
+    started = time.monotonic()
+    sent = [0]
+    async with ctx.engine.begin() as conn:
+        await record_audit(
+            conn, ctx, websocket, principal.username, "live.start", channel_id,
+            {"device_id": channel.device_id, "ssrc": lease.session.ssrc},
+        )  # fmt: skip
+    reason = "the stream ended"
+    try:
+        async with LiveFmp4Session.open(lease.hub) as session:
+            pump = asyncio.ensure_future(_pump(websocket, session, sent))
+            listen = asyncio.ensure_future(_until_closed(websocket))
+            try:
+                done, _ = await asyncio.wait({pump, listen}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in (pump, listen):
+                    task.cancel()
+                    with contextlib.suppress(BaseException):
+                        await task
+            if pump in done and not pump.cancelled() and pump.exception() is None:
+                verdict = lease.session.verdict
+                reason = verdict or reason
+                with contextlib.suppress(Exception):
+                    await websocket.close(1011, _reason(reason))
+            elif listen in done:
+                reason = "the viewer closed"
+    finally:
+        lease.release()
+        async with ctx.engine.begin() as conn:
+            await record_audit(
+                conn, ctx, websocket, principal.username, "live.stop", channel_id,
+                {"duration_s": round(time.monotonic() - started, 1), "messages": sent[0],
+                 "reason": reason},
+            )  # fmt: skip
+
+
+async def _pump(websocket: WebSocket, session: LiveFmp4Session, sent: list[int]) -> None:
+    async for message in session:
+        await websocket.send_bytes(message)
+        sent[0] += 1
+
+
+async def _until_closed(websocket: WebSocket) -> None:
+    with contextlib.suppress(WebSocketDisconnect):
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+
+
+def _reason(text: str) -> str:
+    data = text.encode("utf-8")[:MAX_CLOSE_REASON]
+    return data.decode("utf-8", errors="ignore")
