@@ -13,6 +13,7 @@ const main = document.getElementById("main");
 route("/login", () => import("./pages/login.js"));
 route("/points", () => import("./pages/points.js"));
 route("/points/:id", () => import("./pages/point-detail.js"));
+route("/live", () => import("./pages/live.js"));
 route("/devices", () => import("./pages/devices.js"));
 route("/devices/:id", () => import("./pages/device-detail.js"));
 route("/import", () => import("./pages/import.js"));

@@ -281,6 +281,25 @@ export const STRINGS = {
   "siglog.in": ["Received from the device", "收到设备消息"],
   "siglog.out": ["Sent to the device", "发往设备"],
 
+  // live view
+  "nav.live": ["Live view", "实时预览"],
+  "livepage.title": ["Live view", "实时预览"],
+  "livepage.points": ["Collection points", "采集点位"],
+  "livepage.grid": ["Layout", "画面布局"],
+  "livepage.empty_cell": ["Select a point to play", "请选择点位播放"],
+  "livepage.stats": ["Stats", "统计"],
+  "livepage.snapshot": ["Snapshot", "抓图"],
+  "livepage.fullscreen": ["Fullscreen", "全屏"],
+  "livepage.close": ["Close", "关闭"],
+  "livepage.connecting": ["Connecting…", "正在连接…"],
+  "livepage.retrying": ["Connection lost, reconnecting…", "连接中断，正在重连…"],
+  "livepage.failed": ["Playback failed.", "播放失败。"],
+  "livepage.bitrate": ["Bitrate {kbps} kbit/s", "码率 {kbps} kbit/s"],
+  "livepage.fps": ["Frame rate {fps} fps", "帧率 {fps} 帧/秒"],
+  "livepage.latency": ["Latency {ms} ms", "延迟 {ms} 毫秒"],
+  "livepage.dropped": ["Dropped {dropped} of {total} frames", "丢帧 {dropped}/{total}"],
+  "point.live": ["Live", "实时预览"],
+
   // point detail
   "point.back": ["Back to list", "返回列表"],
   "point.form": ["Collection point attributes", "采集点位属性"],

@@ -8,6 +8,7 @@ import { showState } from "../live.js";
 
 const NAV = [
   { path: "/points", key: "nav.points", testid: "nav-points" },
+  { path: "/live", key: "nav.live", testid: "nav-live", permission: "live.view" },
   { path: "/devices", key: "nav.devices", testid: "nav-devices", permission: "registry.read" },
   { path: "/import", key: "nav.import", testid: "nav-import", permission: "ledger.import" },
   { path: "/users", key: "nav.users", testid: "nav-users", permission: "users.manage" },

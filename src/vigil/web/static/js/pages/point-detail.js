@@ -70,6 +70,9 @@ export function render(root, params) {
       h("h1", { class: "page-title" }, channel ? channel.name : id),
       h("span", { class: "mono muted" }, id),
       channel ? h("span", { testid: "point-online" }, onlineBadge(channel.online)) : null,
+      can("live.view")
+        ? h("a", { href: `#/live?channel=${encodeURIComponent(id)}`, class: "btn btn-small", testid: "point-live" }, t("point.live"))
+        : null,
     );
   }
 

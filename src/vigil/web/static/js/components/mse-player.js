@@ -1,0 +1,308 @@
+// Live fMP4 over a WebSocket into one <video> through Media Source Extensions.
+// The server sends an init segment (ftyp+moov) and then one fragment (moof+mdat) per frame; a new
+// init segment may follow when the camera changes its parameters. Appends go through a queue, one
+// at a time; playback is kept close to the live edge and the buffer behind it is trimmed. When
+// the playhead catches up with the live edge, playback holds until a small cushion is buffered
+// again (a stall at the very edge would otherwise drop a frame each time).
+
+const MAX_LATENCY_S = 1.0; // further behind than this: jump to the live edge
+const CUSHION_S = 0.3; // buffer ahead of the playhead before playing (absorbs network jitter)
+const KEEP_BEHIND_S = 10; // buffer kept behind the playhead
+const RETRY_FIRST_MS = 1000;
+const RETRY_MAX_MS = 15000;
+// Close codes after which trying again cannot help: not signed in, not allowed, no such
+// channel, channel without a device.
+const FINAL_CLOSE_CODES = new Set([4401, 4403, 4404, 4409]);
+
+/** Four-character type of the first box in bytes (the box type sits at bytes 4–8). */
+export function boxType(bytes) {
+  if (bytes.length < 8) return "";
+  return String.fromCharCode(bytes[4], bytes[5], bytes[6], bytes[7]);
+}
+
+/** "avc1.PPCCLL" from the avcC box of an init segment, or null when there is none. */
+export function codecFromInit(bytes) {
+  for (let i = 4; i + 8 <= bytes.length; i += 1) {
+    if (bytes[i] === 0x61 && bytes[i + 1] === 0x76 && bytes[i + 2] === 0x63 && bytes[i + 3] === 0x43) {
+      // "avcC" then configurationVersion, AVCProfileIndication, profile_compatibility, AVCLevelIndication
+      const hex = (n) => n.toString(16).padStart(2, "0");
+      return `avc1.${hex(bytes[i + 5])}${hex(bytes[i + 6])}${hex(bytes[i + 7])}`;
+    }
+  }
+  return null;
+}
+
+export class MsePlayer {
+  /**
+   * url(): the WebSocket address (asked again on each connection, so a fresh token is used).
+   * onState(state, detail): "connecting" | "playing" | "retrying" | "failed" | "closed".
+   */
+  constructor(video, { url, onState = () => {} }) {
+    this.video = video;
+    this.url = url;
+    this.onState = onState;
+    this.ws = null;
+    this.mediaSource = null;
+    this.objectUrl = null;
+    this.sourceBuffer = null;
+    this.codec = null;
+    this.queue = [];
+    this.closed = false;
+    this.retryMs = RETRY_FIRST_MS;
+    this.retryTimer = null;
+    this.gotMedia = false; // any fragment on the current connection
+    this.counters = { bytes: 0, fragments: 0 };
+    this.rates = { bytesPerSecond: 0, framesPerSecond: 0 };
+    this.lastSample = { at: performance.now(), bytes: 0, fragments: 0 };
+    this.rateTimer = setInterval(() => this.sample(), 1000);
+    this.holding = true; // paused until CUSHION_S is buffered ahead
+    this.onUpdateEnd = () => this.afterUpdate();
+    this.onWaiting = () => this.hold();
+    this.onPlaying = () => {
+      if (this.holding) video.pause(); // autoplay started before the cushion was there
+    };
+    video.addEventListener("waiting", this.onWaiting);
+    video.addEventListener("playing", this.onPlaying);
+    this.connect();
+  }
+
+  connect() {
+    if (this.closed) return;
+    this.resetMedia();
+    this.gotMedia = false;
+    this.onState("connecting");
+    let ws;
+    try {
+      ws = new WebSocket(this.url());
+    } catch (exc) {
+      this.fail(exc && exc.message);
+      return;
+    }
+    ws.binaryType = "arraybuffer";
+    this.ws = ws;
+    ws.addEventListener("message", (event) => {
+      if (this.ws !== ws || typeof event.data === "string") return;
+      this.receive(new Uint8Array(event.data));
+    });
+    ws.addEventListener("close", (event) => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      if (this.closed) return;
+      if (!this.gotMedia) this.fail(event.reason || `close ${event.code}`);
+      else this.onState("retrying");
+      if (!FINAL_CLOSE_CODES.has(event.code)) this.scheduleRetry();
+    });
+  }
+
+  scheduleRetry() {
+    clearTimeout(this.retryTimer);
+    const delay = this.retryMs;
+    this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
+    this.retryTimer = setTimeout(() => this.connect(), delay + Math.random() * 250);
+  }
+
+  fail(reason) {
+    this.onState("failed", reason || "");
+  }
+
+  receive(bytes) {
+    this.counters.bytes += bytes.byteLength;
+    const type = boxType(bytes);
+    if (type === "ftyp") {
+      this.onInit(bytes);
+      return;
+    }
+    if (type === "moof") {
+      this.counters.fragments += 1;
+      if (!this.gotMedia) {
+        this.gotMedia = true;
+        this.retryMs = RETRY_FIRST_MS;
+        this.onState("playing");
+      }
+    }
+    if (!this.codec) return; // nothing playable before the first init segment
+    this.enqueue(bytes);
+  }
+
+  onInit(bytes) {
+    const codec = codecFromInit(bytes);
+    if (!codec) {
+      this.fail("no avcC");
+      return;
+    }
+    const mime = `video/mp4; codecs="${codec}"`;
+    if (!window.MediaSource || !MediaSource.isTypeSupported(mime)) {
+      this.fail(`unsupported ${codec}`);
+      this.closeSocket();
+      return;
+    }
+    if (!this.mediaSource) {
+      this.codec = codec;
+      this.openMediaSource(mime);
+    } else if (codec !== this.codec) {
+      this.codec = codec;
+      this.queue.push({ changeType: mime });
+    }
+    this.enqueue(bytes);
+  }
+
+  openMediaSource(mime) {
+    const ms = new MediaSource();
+    this.mediaSource = ms;
+    this.objectUrl = URL.createObjectURL(ms);
+    ms.addEventListener(
+      "sourceopen",
+      () => {
+        if (this.mediaSource !== ms) return;
+        try {
+          const sb = ms.addSourceBuffer(mime);
+          sb.mode = "segments"; // fragments carry their own baseMediaDecodeTime
+          sb.addEventListener("updateend", this.onUpdateEnd);
+          this.sourceBuffer = sb;
+        } catch (exc) {
+          this.fail(exc && exc.message);
+          return;
+        }
+        this.pump();
+      },
+      { once: true },
+    );
+    this.video.src = this.objectUrl;
+  }
+
+  enqueue(bytes) {
+    this.queue.push(bytes);
+    this.pump();
+  }
+
+  pump() {
+    const sb = this.sourceBuffer;
+    if (!sb || sb.updating || !this.queue.length) return;
+    if (this.mediaSource.readyState !== "open") return;
+    const next = this.queue.shift();
+    try {
+      if (next.changeType) {
+        if (typeof sb.changeType === "function") sb.changeType(next.changeType);
+        this.pump();
+        return;
+      }
+      sb.appendBuffer(next);
+    } catch (exc) {
+      if (exc && exc.name === "QuotaExceededError") {
+        this.queue.unshift(next);
+        this.trim(true);
+        return;
+      }
+      this.fail(exc && exc.message);
+      this.closeSocket();
+    }
+  }
+
+  afterUpdate() {
+    const video = this.video;
+    const buffered = video.buffered;
+    if (buffered.length) {
+      const start = buffered.start(0);
+      const end = buffered.end(buffered.length - 1);
+      if (video.currentTime < start || end - video.currentTime > MAX_LATENCY_S) {
+        video.currentTime = Math.max(start, end - CUSHION_S);
+      }
+      if (this.holding && end - video.currentTime >= CUSHION_S) {
+        this.holding = false;
+        video.play().catch(() => {});
+      }
+    }
+    if (!this.trim(false)) this.pump();
+  }
+
+  hold() {
+    const buffered = this.video.buffered;
+    const ahead = buffered.length ? buffered.end(buffered.length - 1) - this.video.currentTime : 0;
+    if (ahead >= CUSHION_S) return;
+    this.holding = true;
+    this.video.pause();
+  }
+
+  /** Removes buffer far behind the playhead; true when a removal started (updateend follows). */
+  trim(force) {
+    const sb = this.sourceBuffer;
+    const buffered = this.video.buffered;
+    if (!sb || sb.updating || !buffered.length) return false;
+    const start = buffered.start(0);
+    const keep = force ? 1 : KEEP_BEHIND_S;
+    const upTo = this.video.currentTime - keep;
+    if (upTo - start < (force ? 0.1 : 2)) return false;
+    try {
+      sb.remove(start, upTo);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  sample() {
+    const now = performance.now();
+    const seconds = (now - this.lastSample.at) / 1000 || 1;
+    this.rates = {
+      bytesPerSecond: (this.counters.bytes - this.lastSample.bytes) / seconds,
+      framesPerSecond: (this.counters.fragments - this.lastSample.fragments) / seconds,
+    };
+    this.lastSample = { at: now, bytes: this.counters.bytes, fragments: this.counters.fragments };
+  }
+
+  /** {bytesPerSecond, framesPerSecond, latency (s), dropped, total, codec}. */
+  stats() {
+    const video = this.video;
+    const buffered = video.buffered;
+    const latency = buffered.length ? Math.max(0, buffered.end(buffered.length - 1) - video.currentTime) : null;
+    const quality = typeof video.getVideoPlaybackQuality === "function" ? video.getVideoPlaybackQuality() : null;
+    return {
+      ...this.rates,
+      latency,
+      dropped: quality ? quality.droppedVideoFrames : null,
+      total: quality ? quality.totalVideoFrames : null,
+      codec: this.codec,
+    };
+  }
+
+  closeSocket() {
+    const ws = this.ws;
+    this.ws = null;
+    if (ws) ws.close();
+  }
+
+  resetMedia() {
+    this.closeSocket();
+    this.queue = [];
+    if (this.sourceBuffer) this.sourceBuffer.removeEventListener("updateend", this.onUpdateEnd);
+    this.sourceBuffer = null;
+    this.codec = null;
+    this.holding = true;
+    const ms = this.mediaSource;
+    this.mediaSource = null;
+    if (ms && ms.readyState === "open") {
+      try {
+        ms.endOfStream();
+      } catch {
+        /* already ending */
+      }
+    }
+    if (this.objectUrl) {
+      URL.revokeObjectURL(this.objectUrl);
+      this.objectUrl = null;
+      this.video.removeAttribute("src");
+      this.video.load();
+    }
+  }
+
+  close() {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.retryTimer);
+    clearInterval(this.rateTimer);
+    this.video.removeEventListener("waiting", this.onWaiting);
+    this.video.removeEventListener("playing", this.onPlaying);
+    this.resetMedia();
+    this.onState("closed");
+  }
+}
