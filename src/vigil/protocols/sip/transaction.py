@@ -18,6 +18,7 @@ server transaction the application never answers are ended by guard timers so no
 from __future__ import annotations
 
 import enum
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from vigil.protocols.errors import StateError
@@ -52,7 +53,7 @@ class TimerConfig:
         return 64 * self.t1_s
 
 
-class Transaction:
+class Transaction(ABC):
     """Common machinery: state, named deadlines, bytes waiting to be sent."""
 
     def __init__(
@@ -110,8 +111,8 @@ class Transaction:
             timed_out |= self._fire(name, now)
         return timed_out
 
-    def _fire(self, name: str, now: float) -> bool:
-        raise NotImplementedError
+    @abstractmethod
+    def _fire(self, name: str, now: float) -> bool: ...
 
 
 class ClientTransaction(Transaction):
@@ -119,12 +120,12 @@ class ClientTransaction(Transaction):
 
     last_response: SipResponse | None = None
 
-    def start(self, now: float) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def start(self, now: float) -> None: ...
 
+    @abstractmethod
     def receive_response(self, response: SipResponse, now: float) -> bool:
         """Feed a matching response; True when the application should see it."""
-        raise NotImplementedError
 
 
 class InviteClientTransaction(ClientTransaction):
@@ -279,11 +280,11 @@ class ServerTransaction(Transaction):
             headers=headers,
         )
 
-    def receive_retransmission(self, now: float) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def receive_retransmission(self, now: float) -> None: ...
 
-    def send_response(self, response: SipResponse, now: float) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def send_response(self, response: SipResponse, now: float) -> None: ...
 
     def _send(self, response: SipResponse) -> None:
         self.last_response = response
