@@ -103,11 +103,20 @@ def _print_ready(url: str, admin: platform.AdminBootstrap) -> None:
         click.echo(f"Log in as {admin.username} (password set earlier; `vigil user passwd`).")
 
 
+def _run_platform(settings: Settings, components: list[platform.Component] | None = None) -> None:
+    """Run until SIGINT/SIGTERM; a bad setting (a weak admin password, an unreachable
+    database) ends with its message instead of a traceback."""
+    try:
+        asyncio.run(platform.run(settings, extra_components=components, on_ready=_print_ready))
+    except (AccessError, RegistryError, DatabaseError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 @main.command()
 @click.pass_context
 def serve(ctx: click.Context) -> None:
     """Run the platform until SIGINT/SIGTERM."""
-    asyncio.run(platform.run(_settings(ctx), on_ready=_print_ready))
+    _run_platform(_settings(ctx))
 
 
 @main.command()
