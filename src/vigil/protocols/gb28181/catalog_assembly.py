@@ -11,7 +11,8 @@ assembly (an over-long answer is cut and reported partial).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from abc import ABC, abstractmethod
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -40,25 +41,28 @@ class _Pending(Generic[ItemT]):
     started: bool = False
 
 
-class ListAssembler(Generic[ItemT]):
+class ListAssembler(ABC, Generic[ItemT]):
     """Collects parts by (peer, SN). ``push`` returns finished lists; ``handle_timer``
-    returns lists finished by silence."""
+    returns lists finished by silence. Subclasses say what identifies an item."""
 
     def __init__(
         self,
-        item_key: Callable[[ItemT], Hashable],
         *,
         first_part_timeout_s: float = 30.0,
         idle_timeout_s: float = 10.0,
         max_pending: int = 4096,
         max_items: int = 100_000,
     ) -> None:
-        self._key = item_key
+        self._key = self.item_key
         self._first_timeout = first_part_timeout_s
         self._idle_timeout = idle_timeout_s
         self._max_pending = max_pending
         self._max_items = max_items
         self._pending: dict[tuple[str, int], _Pending[ItemT]] = {}
+
+    @abstractmethod
+    def item_key(self, item: ItemT) -> Hashable:
+        """What makes two items the same one (a repeated item is kept once)."""
 
     @property
     def pending_count(self) -> int:
@@ -120,32 +124,11 @@ class ListAssembler(Generic[ItemT]):
         return AssembledList(key[0], key[1], sum_num, tuple(pending.items.values()), complete)
 
 
-def _catalog_key(item: CatalogItem) -> Hashable:
-    return item.device_id
-
-
-def _record_key(item: RecordItem) -> Hashable:
-    return (item.device_id, item.start_time, item.end_time, item.file_path)
-
-
 class CatalogAssembler(ListAssembler[CatalogItem]):
     """Catalog answers; items are keyed by DeviceID."""
 
-    def __init__(
-        self,
-        *,
-        first_part_timeout_s: float = 30.0,
-        idle_timeout_s: float = 10.0,
-        max_pending: int = 4096,
-        max_items: int = 100_000,
-    ) -> None:
-        super().__init__(
-            _catalog_key,
-            first_part_timeout_s=first_part_timeout_s,
-            idle_timeout_s=idle_timeout_s,
-            max_pending=max_pending,
-            max_items=max_items,
-        )
+    def item_key(self, item: CatalogItem) -> Hashable:
+        return item.device_id
 
     def push_response(
         self, peer: str, response: CatalogResponse, now: float
@@ -156,21 +139,8 @@ class CatalogAssembler(ListAssembler[CatalogItem]):
 class RecordAssembler(ListAssembler[RecordItem]):
     """RecordInfo answers; items are keyed by channel, span and file path."""
 
-    def __init__(
-        self,
-        *,
-        first_part_timeout_s: float = 30.0,
-        idle_timeout_s: float = 10.0,
-        max_pending: int = 4096,
-        max_items: int = 100_000,
-    ) -> None:
-        super().__init__(
-            _record_key,
-            first_part_timeout_s=first_part_timeout_s,
-            idle_timeout_s=idle_timeout_s,
-            max_pending=max_pending,
-            max_items=max_items,
-        )
+    def item_key(self, item: RecordItem) -> Hashable:
+        return (item.device_id, item.start_time, item.end_time, item.file_path)
 
     def push_response(
         self, peer: str, response: RecordInfoResponse, now: float
