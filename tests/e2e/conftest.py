@@ -184,3 +184,24 @@ def make_page(browser: Browser, server: Server) -> Iterator[Callable[[str], Page
 def page(make_page: Callable[[str], Page]) -> Page:
     """A page in English, in a fresh context."""
     return make_page("en-US")
+
+
+def free_sip_port() -> int:
+    """A loopback port free for both UDP and TCP (signalling listens on both)."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+            tcp.bind(("127.0.0.1", 0))
+            port = int(tcp.getsockname()[1])
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+                try:
+                    udp.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+    raise RuntimeError("no free port for both UDP and TCP")
+
+
+@pytest.fixture(scope="module")
+def sip_port() -> int:
+    """A SIP port for the module's platform, when its tests need real devices."""
+    return free_sip_port()

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -40,26 +39,6 @@ APPROVED_CHANNELS = ("34020200001310000003", "34020200001310000004")
 REGISTER_TIMEOUT_S = 30.0
 OFFLINE_TIMEOUT_MS = 12_000  # keepalive timeout (2 × 1 s) plus detection and the push
 MakePage = Callable[[str], Page]
-
-
-def _free_sip_port() -> int:
-    """A loopback port free for both UDP and TCP (signalling listens on both)."""
-    for _ in range(100):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-            tcp.bind(("127.0.0.1", 0))
-            port = int(tcp.getsockname()[1])
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-                try:
-                    udp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-                return port
-    raise RuntimeError("no free port for both UDP and TCP")
-
-
-@pytest.fixture(scope="module")
-def sip_port() -> int:
-    return _free_sip_port()
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,6 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import Server, run_server
-from tests.e2e.test_devices_ui import _free_sip_port
 
 pytestmark = pytest.mark.e2e
 
@@ -62,11 +61,6 @@ WATCH_FRAMES = """async ({ frames, timeoutMs }) => {
     error: video.error ? video.error.message : null,
   };
 }"""
-
-
-@pytest.fixture(scope="module")
-def sip_port() -> int:
-    return _free_sip_port()
 
 
 @pytest.fixture(scope="module")
