@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 DEFAULT_PLATFORM_ID = "34020000002000000001"
+PlayTransport = Literal["udp", "tcp_passive", "tcp_active"]
 
 
 class DatabaseSettings(BaseModel):
@@ -131,6 +132,23 @@ class MediaSettings(BaseModel):
     snapshot_timeout_s: float = Field(default=5.0, gt=0)
     # JPEG snapshots wider than this are scaled down (0 keeps the source size).
     snapshot_max_width: int = Field(default=0, ge=0)
+    # How live plays ask devices to send RTP (GB/T 28181-2016 Appendix F, RFC 4145/4571):
+    # "udp" to the shared port; "tcp_passive": the device connects to us; "tcp_active": we
+    # connect to the address in the device's answer. Per-device overrides by device ID.
+    default_transport: PlayTransport = "udp"
+    device_transports: dict[str, PlayTransport] = Field(default_factory=dict)
+    # Live plays: the last viewer leaving starts this grace period before BYE (a viewer
+    # switching layouts re-opens without a new INVITE); an INVITE unanswered this long fails.
+    live_grace_s: float = Field(default=10.0, ge=0)
+    invite_timeout_s: float = Field(default=32.0, gt=0)  # 64×T1 with the default T1
+    # H.265 live view is transcoded to H.264 for browsers (Chromium's MSE has no H.265).
+    transcode_h265: bool = True
+    # Frames a transcoder may fall behind before it skips to the next keyframe.
+    transcode_queue_samples: int = Field(default=50, ge=2)
+
+    def transport_for(self, device_id: str) -> PlayTransport:
+        """The transport live plays of a device use: its override or the default."""
+        return self.device_transports.get(device_id, self.default_transport)
 
     @model_validator(mode="after")
     def _port_range_ordered(self) -> MediaSettings:
@@ -147,6 +165,37 @@ class RetentionSettings(BaseModel):
 
     def days_for_class(self, point_class: int) -> int:
         return {1: self.class1_days, 2: self.class2_days}.get(point_class, self.class3_days)
+
+
+class StoragePool(BaseModel):
+    """A directory recordings are written to, with an optional byte quota (0: disk size)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    path: Path
+    quota_bytes: int = Field(default=0, ge=0)
+
+
+class RecordingSettings(BaseModel):
+    # Continuous recording of class 1 and 2 points (per-channel policies override).
+    enabled: bool = True
+    # Empty: one pool named "default" at <data_dir>/recordings without a quota.
+    pools: list[StoragePool] = []
+    default_pool: str = "default"
+    # Segments are cut at the first keyframe after this long; the first segment of each
+    # channel is shortened by a per-channel offset so rotations do not all fall together.
+    segment_duration_s: float = Field(default=60.0, ge=2.0, le=600.0)
+    # Bytes always left free on a pool's filesystem, whatever its quota.
+    min_free_bytes: int = Field(default=256 * 1024 * 1024, ge=0)
+    # When a pool is full and only footage inside a class guarantee could be purged:
+    # "overwrite" purges the oldest unlocked footage anyway, "stop" stops writing to the
+    # pool. Both raise a storage alarm; neither is silent (DESIGN §6).
+    full_policy: Literal["overwrite", "stop"] = "overwrite"
+    retention_interval_s: float = Field(default=60.0, gt=0)
+    # fsync segment files and directories (off only for throwaway benchmarks).
+    fsync: bool = True
+    # Longest export, and how many run at once.
+    export_max_s: int = Field(default=24 * 3600, ge=60)
+    export_concurrency: int = Field(default=2, ge=1)
 
 
 class AuthSettings(BaseModel):
@@ -201,6 +250,7 @@ class Settings(BaseSettings):
     sip: SipSettings = SipSettings()
     media: MediaSettings = MediaSettings()
     retention: RetentionSettings = RetentionSettings()
+    recording: RecordingSettings = RecordingSettings()
     auth: AuthSettings = AuthSettings()
     admin: AdminSettings = AdminSettings()
     log: LogSettings = LogSettings()
@@ -224,6 +274,13 @@ class Settings(BaseSettings):
         if not self.sip.realm:
             self.sip.realm = self.sip.domain
         return self
+
+    @property
+    def storage_pools(self) -> list[StoragePool]:
+        """The configured pools, or the default pool under the data directory."""
+        if self.recording.pools:
+            return list(self.recording.pools)
+        return [StoragePool(name=self.recording.default_pool, path=self.data_dir / "recordings")]
 
     @property
     def database_url(self) -> str:

@@ -21,6 +21,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     SmallInteger,
     String,
@@ -234,4 +235,150 @@ audit_head = Table(
     Column("id", Integer, primary_key=True),  # always 1
     Column("last_id", BigInteger, nullable=False),
     Column("last_hash", String(64), nullable=False),
+)
+
+# --- recording (DESIGN §6) ----------------------------------------------------------------
+
+# Distinct codec configurations of recorded video. Every segment file starts with its own
+# init segment; keeping the bytes here lets playback and export stitch segments of one
+# configuration behind a single init segment without opening the first file.
+video_params = Table(
+    "video_params",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("sha256", String(64), nullable=False, unique=True),  # of init_segment
+    Column("codec", String(8), nullable=False),  # h264 | h265
+    Column("rfc6381_codec", String(32), nullable=False),  # e.g. avc1.64001f (MSE mime)
+    Column("width", Integer, nullable=False),
+    Column("height", Integer, nullable=False),
+    Column("init_segment", LargeBinary, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False, default=utc_now),
+)
+
+# One row per recorded segment file: a standalone fragmented MP4 (~60 s, cut at a keyframe,
+# one fragment per GOP). The row is inserted only after the file is complete and fsynced, so
+# a row always names a whole file; files without rows are reconciled at start-up. No foreign
+# key to channels: removing a point from the ledger must not silently delete its evidence.
+segments = Table(
+    "segments",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("channel_id", String(20), nullable=False),
+    Column("pool", String(64), nullable=False),  # storage pool name (settings.recording)
+    Column("path", String(255), nullable=False),  # relative to the pool directory
+    # A run is one uninterrupted ingest of a stream: segments of a run abut in 90 kHz time.
+    Column("run_id", BigInteger, nullable=False),
+    Column("start_at", UtcDateTime, nullable=False),  # wall time of the first frame
+    Column("end_at", UtcDateTime, nullable=False),  # start_at + duration
+    Column("start_90k", BigInteger, nullable=False),  # decode time of the first frame in the run
+    Column("duration_90k", BigInteger, nullable=False),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("init_size_bytes", Integer, nullable=False),  # init segment at the file start
+    Column("frames", Integer, nullable=False),
+    Column("params_id", Integer, ForeignKey("video_params.id"), nullable=False),
+    Column("sha256", String(64), nullable=False),  # of the whole file
+    # Packed fragment table (recording.fragment_table): offset, size, start, duration,
+    # frames, keyframe flag per fragment — 24 bytes each instead of a row per fragment.
+    Column("fragments", LargeBinary, nullable=False),
+    # Set when a start-up reconciliation indexed a file cut by a crash (up to its last
+    # whole fragment) rather than a cleanly closed one.
+    Column("recovered", Boolean, nullable=False, default=False),
+    Column("created_at", UtcDateTime, nullable=False, default=utc_now),
+)
+Index("ix_segments_channel_start", segments.c.channel_id, segments.c.start_at)
+Index("ix_segments_pool_start", segments.c.pool, segments.c.start_at)
+Index("uq_segments_pool_path", segments.c.pool, segments.c.path, unique=True)
+
+# Deletion goes through here (Moonfire's rule): mark, unlink, fsync the directory, then
+# delete the row. A crash between steps leaves a row that the next start finishes.
+recording_garbage = Table(
+    "recording_garbage",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("pool", String(64), nullable=False),
+    Column("path", String(255), nullable=False),
+    Column("channel_id", String(20), nullable=False),
+    Column("reason", String(32), nullable=False),  # retention | quota | reconcile | manual
+    Column("created_at", UtcDateTime, nullable=False, default=utc_now),
+)
+
+# Per-channel recording policy. Absent row: record when the point class is 1 or 2, always.
+recording_policies = Table(
+    "recording_policies",
+    metadata,
+    Column("channel_id", String(20), primary_key=True),
+    Column("enabled", Boolean, nullable=True),  # NULL: the class default
+    # Weekly schedule: [[weekday 0=Mon..6, start_minute, end_minute], ...]; empty = always.
+    Column("schedule", JSON, nullable=False, default=list),
+    Column("pool", String(64), nullable=True),  # NULL: the default pool
+    Column("updated_by", String(64), nullable=False, default=""),
+    Column("updated_at", UtcDateTime, nullable=False, default=utc_now, onupdate=utc_now),
+)
+
+# What happened to a channel's recording, so coverage can give each gap its cause.
+recording_events = Table(
+    "recording_events",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("channel_id", String(20), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    # started | stopped | stream_lost | device_offline | disk_full | not_scheduled | error
+    Column("kind", String(32), nullable=False),
+    Column("detail", Text, nullable=False, default=""),
+)
+Index("ix_recording_events_channel_at", recording_events.c.channel_id, recording_events.c.at)
+
+# Evidence locks exempt a channel's time range from purging (who, why, until when; audited).
+evidence_locks = Table(
+    "evidence_locks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("channel_id", String(20), nullable=False, index=True),
+    Column("start_at", UtcDateTime, nullable=False),
+    Column("end_at", UtcDateTime, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("case_number", String(64), nullable=False, default=""),
+    Column("locked_by", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False, default=utc_now),
+    Column("expires_at", UtcDateTime, nullable=True),  # NULL: until released
+    Column("released_by", String(64), nullable=True),
+    Column("released_at", UtcDateTime, nullable=True),
+)
+
+# Alarms raised by the platform itself (storage at risk, disk full, recorder behind, ...)
+# and, later, by devices and analytics. Cleared when the condition ends; acknowledged by a
+# person.
+alarms = Table(
+    "alarms",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime, nullable=False, default=utc_now),
+    Column("kind", String(32), nullable=False, index=True),
+    Column("severity", String(8), nullable=False, default="major"),  # critical|major|minor
+    Column("source", String(64), nullable=False, default=""),  # channel id, pool name, ...
+    Column("message", Text, nullable=False),
+    Column("detail", JSON, nullable=False, default=dict),
+    Column("cleared_at", UtcDateTime, nullable=True),
+    Column("acknowledged_by", String(64), nullable=True),
+    Column("acknowledged_at", UtcDateTime, nullable=True),
+)
+Index("ix_alarms_open", alarms.c.kind, alarms.c.source, alarms.c.cleared_at)
+
+# Export jobs: an MP4 of a range built from segment byte ranges, with a signed manifest.
+export_jobs = Table(
+    "export_jobs",
+    metadata,
+    Column("id", String(32), primary_key=True),  # random hex, also the file name
+    Column("channel_id", String(20), nullable=False, index=True),
+    Column("start_at", UtcDateTime, nullable=False),
+    Column("end_at", UtcDateTime, nullable=False),
+    Column("requested_by", String(64), nullable=False),
+    Column("reason", Text, nullable=False, default=""),
+    Column("state", String(16), nullable=False, default="queued"),  # queued|running|done|failed
+    Column("progress", Float, nullable=False, default=0.0),  # 0..1
+    Column("size_bytes", BigInteger, nullable=True),
+    Column("path", String(255), nullable=True),  # relative to the exports directory
+    Column("error", Text, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False, default=utc_now),
+    Column("finished_at", UtcDateTime, nullable=True),
 )

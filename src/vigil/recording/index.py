@@ -1,0 +1,195 @@
+"""The segment index: typed rows over ``segments`` and ``video_params`` (DESIGN §6).
+
+Everything that reads recordings — timeline, coverage, playback, export, retention — goes
+through these functions, so the row layout is known in one place. Times are aware UTC
+datetimes; media time is 90 kHz ticks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from vigil.db.tables import segments, video_params
+from vigil.recording.fragment_table import FragmentEntry, pack_fragments, unpack_fragments
+
+
+@dataclass(frozen=True, slots=True)
+class VideoParams:
+    id: int
+    codec: str  # h264 | h265
+    rfc6381_codec: str
+    width: int
+    height: int
+    init_segment: bytes
+
+    @property
+    def mime_type(self) -> str:
+        return f'video/mp4; codecs="{self.rfc6381_codec}"'
+
+
+@dataclass(frozen=True, slots=True)
+class NewSegment:
+    """A finished, fsynced segment file about to be indexed."""
+
+    channel_id: str
+    pool: str
+    path: str  # relative to the pool directory
+    run_id: int
+    start_at: datetime
+    end_at: datetime
+    start_90k: int
+    duration_90k: int
+    size_bytes: int
+    init_size_bytes: int
+    frames: int
+    params_id: int
+    sha256: str
+    fragments: tuple[FragmentEntry, ...]
+    recovered: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentRow:
+    id: int
+    channel_id: str
+    pool: str
+    path: str
+    run_id: int
+    start_at: datetime
+    end_at: datetime
+    start_90k: int
+    duration_90k: int
+    size_bytes: int
+    init_size_bytes: int
+    frames: int
+    params_id: int
+    sha256: str
+    fragments: tuple[FragmentEntry, ...]
+    recovered: bool
+
+    @property
+    def duration_s(self) -> float:
+        return self.duration_90k / 90_000
+
+
+def _segment(row: sa.Row[tuple[object, ...]]) -> SegmentRow:
+    m = row._mapping
+    return SegmentRow(
+        id=int(m["id"]),
+        channel_id=str(m["channel_id"]),
+        pool=str(m["pool"]),
+        path=str(m["path"]),
+        run_id=int(m["run_id"]),
+        start_at=m["start_at"],
+        end_at=m["end_at"],
+        start_90k=int(m["start_90k"]),
+        duration_90k=int(m["duration_90k"]),
+        size_bytes=int(m["size_bytes"]),
+        init_size_bytes=int(m["init_size_bytes"]),
+        frames=int(m["frames"]),
+        params_id=int(m["params_id"]),
+        sha256=str(m["sha256"]),
+        fragments=unpack_fragments(bytes(m["fragments"])),
+        recovered=bool(m["recovered"]),
+    )
+
+
+async def ensure_video_params(
+    conn: AsyncConnection,
+    *,
+    codec: str,
+    rfc6381_codec: str,
+    width: int,
+    height: int,
+    init_segment: bytes,
+) -> int:
+    """The id of these parameters, inserting them the first time they are seen."""
+    digest = hashlib.sha256(init_segment).hexdigest()
+    found = await conn.scalar(sa.select(video_params.c.id).where(video_params.c.sha256 == digest))
+    if found is not None:
+        return int(found)
+    result = await conn.execute(
+        video_params.insert().values(
+            sha256=digest,
+            codec=codec,
+            rfc6381_codec=rfc6381_codec,
+            width=width,
+            height=height,
+            init_segment=init_segment,
+        )
+    )
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
+async def video_params_by_id(engine: AsyncEngine, params_id: int) -> VideoParams | None:
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(sa.select(video_params).where(video_params.c.id == params_id))
+        ).first()
+    if row is None:
+        return None
+    m = row._mapping
+    return VideoParams(
+        id=int(m["id"]),
+        codec=str(m["codec"]),
+        rfc6381_codec=str(m["rfc6381_codec"]),
+        width=int(m["width"]),
+        height=int(m["height"]),
+        init_segment=bytes(m["init_segment"]),
+    )
+
+
+async def insert_segment(conn: AsyncConnection, segment: NewSegment) -> int:
+    """Index a segment whose file is complete and fsynced; returns the row id."""
+    result = await conn.execute(
+        segments.insert().values(
+            channel_id=segment.channel_id,
+            pool=segment.pool,
+            path=segment.path,
+            run_id=segment.run_id,
+            start_at=segment.start_at,
+            end_at=segment.end_at,
+            start_90k=segment.start_90k,
+            duration_90k=segment.duration_90k,
+            size_bytes=segment.size_bytes,
+            init_size_bytes=segment.init_size_bytes,
+            frames=segment.frames,
+            params_id=segment.params_id,
+            sha256=segment.sha256,
+            fragments=pack_fragments(segment.fragments),
+            recovered=segment.recovered,
+        )
+    )
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
+async def segments_between(
+    engine: AsyncEngine, channel_id: str, start: datetime, end: datetime
+) -> list[SegmentRow]:
+    """Segments of the channel overlapping [start, end), oldest first."""
+    query = (
+        sa.select(segments)
+        .where(
+            segments.c.channel_id == channel_id,
+            segments.c.start_at < end,
+            segments.c.end_at > start,
+        )
+        .order_by(segments.c.start_at, segments.c.id)
+    )
+    async with engine.connect() as conn:
+        return [_segment(row) for row in await conn.execute(query)]
+
+
+async def segment_by_id(engine: AsyncEngine, segment_id: int) -> SegmentRow | None:
+    async with engine.connect() as conn:
+        row = (await conn.execute(sa.select(segments).where(segments.c.id == segment_id))).first()
+    return _segment(row) if row is not None else None
