@@ -1,0 +1,88 @@
+"""Deletion through the garbage table: rows first, then files, then the garbage rows."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from vigil.db.tables import recording_garbage, segments
+from vigil.recording.fragment_table import FragmentEntry
+from vigil.recording.garbage import collect_garbage, delete_segments
+from vigil.recording.index import (
+    NewSegment,
+    ensure_video_params,
+    insert_segment,
+    segment_by_id,
+    segments_between,
+)
+
+T0 = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
+
+
+async def _segment(engine: AsyncEngine, pool_dir: Path, name: str, minute: int) -> int:
+    path = pool_dir / "34020000001320000001" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"x" * 100)
+    async with engine.begin() as conn:
+        params = await ensure_video_params(
+            conn, codec="h264", rfc6381_codec="avc1.42c01f", width=64, height=48, init_segment=b"i"
+        )
+        return await insert_segment(
+            conn,
+            NewSegment(
+                channel_id="34020000001320000001",
+                pool="default",
+                path=f"34020000001320000001/{name}",
+                run_id=1,
+                start_at=T0 + timedelta(minutes=minute),
+                end_at=T0 + timedelta(minutes=minute + 1),
+                start_90k=minute * 60 * 90_000,
+                duration_90k=60 * 90_000,
+                size_bytes=100,
+                init_size_bytes=10,
+                frames=1500,
+                params_id=params,
+                sha256="0" * 64,
+                fragments=(FragmentEntry(10, 90, 0, 60 * 90_000, 1500),),
+            ),
+        )
+
+
+async def test_delete_removes_rows_and_files(engine: AsyncEngine, tmp_path: Path) -> None:
+    first = await _segment(engine, tmp_path, "a.mp4", 0)
+    second = await _segment(engine, tmp_path, "b.mp4", 1)
+    row = await segment_by_id(engine, first)
+    assert row is not None
+    assert row.fragments[0].frames == 1500
+    freed = await delete_segments(engine, {"default": tmp_path}, [row], "retention")
+    assert freed == 100
+    assert not (tmp_path / row.path).exists()
+    assert (tmp_path / "34020000001320000001" / "b.mp4").exists()
+    left = await segments_between(engine, row.channel_id, T0, T0 + timedelta(hours=1))
+    assert [s.id for s in left] == [second]
+    async with engine.connect() as conn:
+        assert await conn.scalar(sa.select(sa.func.count()).select_from(recording_garbage)) == 0
+
+
+async def test_pending_garbage_is_finished_later(engine: AsyncEngine, tmp_path: Path) -> None:
+    """A crash after the rows moved to the garbage table: the next start unlinks the file."""
+    await _segment(engine, tmp_path, "a.mp4", 0)
+    async with engine.begin() as conn:
+        await conn.execute(
+            recording_garbage.insert().values(
+                pool="default",
+                path="34020000001320000001/a.mp4",
+                channel_id="34020000001320000001",
+                reason="retention",
+            )
+        )
+        await conn.execute(segments.delete())
+    # A pool no longer configured keeps its garbage rows until it returns.
+    assert await collect_garbage(engine, {"other": tmp_path}) == 0
+    assert (tmp_path / "34020000001320000001" / "a.mp4").exists()
+    assert await collect_garbage(engine, {"default": tmp_path}) == 1
+    assert not (tmp_path / "34020000001320000001" / "a.mp4").exists()
+    assert await collect_garbage(engine, {"default": tmp_path}) == 0
