@@ -72,6 +72,9 @@ def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
     details = []
     for error in exc.errors():
         location = [str(part) for part in error.get("loc", ()) if part not in ("body", "query")]
+        if error.get("type") in ("union_tag_invalid", "union_tag_not_found"):
+            # a body told apart by one field (e.g. "action"): name that field
+            location.append(str(error.get("ctx", {}).get("discriminator", "")).strip("'"))
         details.append({"field": ".".join(location), "reason": str(error.get("msg", ""))})
     return details
 

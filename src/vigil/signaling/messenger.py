@@ -184,6 +184,18 @@ class DeviceMessenger:
         finally:
             self._answers.pop(key, None)
 
+    def expect(self, device_id: str, cmd_type: str, sn: int) -> asyncio.Future[Any]:
+        """Wait for the MANSCDP answer (device, CmdType, SN) to a request about to be sent,
+        for requests whose answer is optional (DeviceControl); pair with :meth:`forget`."""
+        if len(self._answers) >= MAX_PENDING_ANSWERS:
+            raise OverloadedError("too many requests waiting for answers")
+        answer: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._answers[(device_id, cmd_type.lower(), sn)] = answer
+        return answer
+
+    def forget(self, device_id: str, cmd_type: str, sn: int) -> None:
+        self._answers.pop((device_id, cmd_type.lower(), sn), None)
+
     def deliver(self, device_id: str, cmd_type: str, sn: int, message: object) -> bool:
         """A MANSCDP answer arrived; True if a query was waiting for it."""
         future = self._answers.get((device_id, cmd_type.lower(), sn))

@@ -65,8 +65,14 @@ class DevicePlan:
             status="ON" if channel.online else "OFF",
             longitude=118.38,
             latitude=31.33,
-            ptz_type=1 if int(channel.channel_id[-1]) % 2 else 3,
+            ptz_type=ptz_type_of(channel.channel_id),
         )
+
+
+def ptz_type_of(channel_id: str) -> int:
+    """The catalog PTZType of a simulated channel: odd IDs are domes (1), even IDs fixed
+    bullets (3), so every NVR has both kinds."""
+    return 1 if int(channel_id[-1]) % 2 else 3
 
 
 def channel_name(serial: int) -> str:

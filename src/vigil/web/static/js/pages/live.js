@@ -10,6 +10,7 @@ import { onlineBadge } from "../components/badges.js";
 import { errorBox } from "../components/error-box.js";
 import { regionTree } from "../components/tree.js";
 import { MsePlayer } from "../components/mse-player.js";
+import { ptzPanel } from "../components/ptz-panel.js";
 
 const GRID_SIZES = [1, 4, 9, 16];
 const GRID_KEY = "vigil.live.grid";
@@ -33,6 +34,13 @@ export function render(root, _params, query) {
   let region = "";
   let generation = 0;
   const cells = []; // {element, video, title, message, stats, player, channel, showStats}
+  // PTZ controls steer the cell last played or clicked (selection moves on after a play)
+  const ptz = ptzPanel();
+  let ptzCell = null;
+  const steer = (cell) => {
+    ptzCell = cell && cell.channel ? cell : null;
+    ptz.setChannel(ptzCell ? ptzCell.channel : null);
+  };
 
   // ---- sidebar: region tree above, points below
   const treeBox = h("div", { class: "live-tree", testid: "tree-panel" }, h("p", { class: "muted" }, t("common.loading")));
@@ -65,6 +73,7 @@ export function render(root, _params, query) {
       h("div", { class: "btn-group", role: "group", "aria-label": t("livepage.grid") }, sizeButtons),
     ),
     grid,
+    ptz.element,
   );
   root.append(h("div", { class: "split" }, sidebar, content));
 
@@ -88,7 +97,16 @@ export function render(root, _params, query) {
     );
     cell.element = h(
       "div",
-      { class: "live-cell", testid: "live-cell", dataset: { index: String(index) }, tabindex: "0", onclick: () => select(index) },
+      {
+        class: "live-cell",
+        testid: "live-cell",
+        dataset: { index: String(index) },
+        tabindex: "0",
+        onclick: () => {
+          select(index);
+          steer(cell);
+        },
+      },
       video,
       h("div", { class: "live-bar" }, title, h("span", { class: "spacer" }), tools),
       stats,
@@ -131,6 +149,7 @@ export function render(root, _params, query) {
     cell.element.dataset.channel = channel.id;
     replace(cell.title, channel.name || channel.id);
     cell.title.title = channel.id;
+    steer(cell);
     cell.player = new MsePlayer(cell.video, {
       url: () => liveUrl(channel.id),
       onState: (state, detail) => onPlayerState(cell, state, detail),
@@ -182,6 +201,7 @@ export function render(root, _params, query) {
 
   function stop(cell) {
     if (!cell) return;
+    if (cell === ptzCell) steer(null);
     if (cell.player) cell.player.close();
     cell.player = null;
     cell.channel = null;
@@ -305,6 +325,7 @@ export function render(root, _params, query) {
 
   return () => {
     unsubscribe();
+    ptz.close();
     cells.forEach((c) => {
       stopStats(c);
       if (c.player) c.player.close();
