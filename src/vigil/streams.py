@@ -1,10 +1,14 @@
 """Live plays of channels: INVITE + media stream, shared and reference-counted (DESIGN §5).
 
 The first :meth:`LiveStreams.open_live` of a channel allocates an SSRC (``0`` + digits 4-8 of
-the platform ID + a free 4-digit slot, GB/T 28181 Appendix F), opens a UDP stream on the
-media server's shared port, INVITEs the channel with an offer naming the advertised media
-address and waits for the 200 and our ACK. Later opens share the play. The last release
-starts a grace period after which the call ends with BYE. A play whose RTP never comes or
+the platform ID + a free 4-digit slot, GB/T 28181 Appendix F), opens a stream on the media
+server's shared port — UDP, or TCP passive where the device connects to us — INVITEs the
+channel with an offer naming the advertised media address and waits for the 200 and our ACK.
+For TCP active (``a=setup:active``, RFC 4145) the offer names no receive port and the media
+server connects to the address of the device's answer. The transport is chosen per device
+(``media.device_transports``, else ``media.default_transport``). Later opens share the
+play. The last release starts a grace period (``media.live_grace_s``) after which the call
+ends with BYE. A play whose RTP never comes or
 stops (the media server's silence watchdog) ends with BYE and is marked failed.
 
 Each play keeps a session timeline (INVITE, answer, errors, BYE) merged with the media
@@ -18,16 +22,24 @@ import asyncio
 import contextlib
 import logging
 import time
-from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any
 
 from vigil.media.errors import MediaError
 from vigil.media.hub import StreamHub
 from vigil.media.server import MediaServer
 from vigil.media.stream_handle import MediaTransport, StreamHandle
-from vigil.media.timeline import format_ssrc
-from vigil.protocols.sdp import SessionDescription, build_media_offer, make_ssrc, ssrc_to_int
+from vigil.play_session import (
+    SDP_TRANSPORT,
+    TRANSPORT_WORDS,
+    PlayError,
+    PlayEvent,
+    PlaySession,
+    PlayState,
+    describe_answer,
+    tcp_active_target,
+)
+from vigil.protocols.sdp import LIVE_PAYLOADS, build_media_offer, make_ssrc, ssrc_to_int
 from vigil.settings import Settings
 from vigil.signaling.errors import (
     DeviceUnavailableError,
@@ -35,102 +47,22 @@ from vigil.signaling.errors import (
     QueryTimeoutError,
     SignalingError,
 )
-from vigil.signaling.invite import InviteSession
 from vigil.signaling.server import SignalingServer
 
 logger = logging.getLogger(__name__)
 
-PlayState = Literal["starting", "playing", "failed", "closed"]
-
-
-class PlayError(Exception):
-    """A play could not start; ``verdict`` says why in plain words."""
-
-    def __init__(self, verdict: str, *, status: int = 502) -> None:
-        super().__init__(verdict)
-        self.verdict = verdict
-        self.status = status
-
-
-@dataclass(slots=True)
-class PlayEvent:
-    wall_time_s: float
-    kind: str
-    detail: str
-    source: str = "session"
-
-
-def describe_answer(answer: SessionDescription) -> str:
-    """``c=``/``m=``/``y=`` of a device's answer in one line."""
-    video = answer.video()
-    host = answer.connection_address(video) or "?"
-    if video is None:
-        return f"no video section (c={host}, y={answer.ssrc})"
-    return (
-        f"media address {host}:{video.port} {video.proto} {video.direction}, "
-        f"SSRC {answer.ssrc or 'absent'}"
-    )
-
-
-@dataclass(slots=True, eq=False)
-class PlaySession:
-    """One play of a channel (what ``GET …/play-sessions`` shows)."""
-
-    channel_id: str
-    device_id: str
-    ssrc: str
-    started_wall_s: float = field(default_factory=time.time)
-    state: PlayState = "starting"
-    verdict: str | None = None
-    events: list[PlayEvent] = field(default_factory=list)
-    answer_summary: str | None = None
-    handle: StreamHandle | None = None
-    invite: InviteSession | None = None
-    ended_wall_s: float | None = None
-
-    def add(self, kind: str, detail: str) -> None:
-        self.events.append(PlayEvent(time.time(), kind, detail))
-        if len(self.events) > 200:
-            del self.events[0]
-
-    def fail(self, verdict: str) -> None:
-        if self.state != "failed":
-            self.state = "failed"
-            self.verdict = verdict
-            self.add("failed", verdict)
-
-    def timeline(self) -> list[PlayEvent]:
-        """Session events and the media stream's events in time order."""
-        merged = list(self.events)
-        if self.handle is not None:
-            for event in self.handle.timeline():
-                detail = event.detail
-                if event.source is not None:
-                    detail += f" (from {event.source[0]}:{event.source[1]})"
-                if event.ssrc is not None:
-                    detail += f" [SSRC {format_ssrc(event.ssrc)}]"
-                merged.append(PlayEvent(event.wall_time_s, event.kind.value, detail, "media"))
-        merged.sort(key=lambda e: e.wall_time_s)
-        return merged
-
-    def to_dict(self) -> dict[str, Any]:
-        stats = self.handle.stats() if self.handle is not None else None
-        return {
-            "channel_id": self.channel_id,
-            "device_id": self.device_id,
-            "ssrc": self.ssrc,
-            "state": self.state,
-            "verdict": self.verdict,
-            "started_at": self.started_wall_s,
-            "ended_at": self.ended_wall_s,
-            "answer": self.answer_summary,
-            "packets": stats.packets if stats is not None else 0,
-            "frames": stats.frames if stats is not None else 0,
-            "timeline": [
-                {"at": e.wall_time_s, "kind": e.kind, "detail": e.detail, "source": e.source}
-                for e in self.timeline()
-            ],
-        }
+__all__ = [
+    "LiveStream",
+    "LiveStreams",
+    "PlayError",
+    "PlayEvent",
+    "PlaySession",
+    "PlayState",
+    "describe_answer",
+]
+# RFC 4145 §4: the m= port of an endpoint that will connect out is ignored; 9 (discard) is
+# what it conventionally names.
+ACTIVE_OFFER_PORT = 9
 
 
 class _Play:
@@ -189,14 +121,16 @@ class LiveStreams:
         media: MediaServer,
         settings: Settings,
         *,
-        grace_s: float = 10.0,
+        grace_s: float | None = None,
         invite_timeout_s: float | None = None,
     ) -> None:
         self._signaling = signaling
         self._media = media
         self._settings = settings
-        self.grace_s = grace_s
-        self.invite_timeout_s = invite_timeout_s
+        self.grace_s = settings.media.live_grace_s if grace_s is None else grace_s
+        self.invite_timeout_s = (
+            settings.media.invite_timeout_s if invite_timeout_s is None else invite_timeout_s
+        )
         self._plays: dict[str, _Play] = {}
         self._last: dict[str, PlaySession] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -220,7 +154,8 @@ class LiveStreams:
         """A lease on the channel's live play, starting it if needed; PlayError on failure."""
         play = self._plays.get(channel_id)
         if play is None or play.stopping or play.session.state == "failed":
-            play = _Play(PlaySession(channel_id, device_id, self._free_ssrc()))
+            transport = MediaTransport(self._settings.media.transport_for(device_id))
+            play = _Play(PlaySession(channel_id, device_id, self._free_ssrc(), transport))
             self._plays[channel_id] = play
             play.ready = asyncio.get_running_loop().create_task(self._start(play))
         play.refs += 1
@@ -255,33 +190,50 @@ class LiveStreams:
             raise PlayError(f"device {device_id} is not online", status=503)
         return self._signaling.transport.local_host_for(state.address)
 
-    async def _start(self, play: _Play) -> None:
+    async def _open_media(self, play: _Play, remote: tuple[str, int] | None = None) -> StreamHandle:
         session = play.session
         try:
-            media_ip = self._media_ip(session.device_id)
             handle = await self._media.open_stream(
                 ssrc_to_int(session.ssrc),
-                MediaTransport.UDP,
+                session.transport,
+                remote=remote,
                 on_silent=lambda _handle: self._on_silent(play),
                 stream_id=f"{session.channel_id}-{session.ssrc}",
             )
         except MediaError as exc:
-            session.fail(f"the media server could not open a stream: {exc}")
-            self._finish(play)
-            raise PlayError(session.verdict or str(exc), status=503) from None
+            raise PlayError(
+                f"the media server could not open a stream: {exc}", status=503
+            ) from None
+        session.handle = handle
+        return handle
+
+    async def _start(self, play: _Play) -> None:
+        session = play.session
+        transport = session.transport
+        handle: StreamHandle | None = None
+        try:
+            media_ip = self._media_ip(session.device_id)
+            # TCP active: the stream opens once the answer says where to connect.
+            if transport is not MediaTransport.TCP_ACTIVE:
+                handle = await self._open_media(play)
         except PlayError as exc:
             session.fail(exc.verdict)
             self._finish(play)
             raise
-        session.handle = handle
-        port = handle.local_port or self._media.rtp_port
+        port = ACTIVE_OFFER_PORT if handle is None else (handle.local_port or self._media.rtp_port)
         offer = build_media_offer(
-            origin_id=self._settings.sip.id, ip=media_ip, port=port, ssrc=session.ssrc
+            origin_id=self._settings.sip.id,
+            ip=media_ip,
+            port=port,
+            ssrc=session.ssrc,
+            transport=SDP_TRANSPORT[transport],
+            payloads=LIVE_PAYLOADS,  # PS, MPEG-4, H.264 as in GB/T 28181-2016 Appendix F
         )
+        where = "connect out" if handle is None else f"receive at {media_ip}:{port}"
         session.add(
             "invite_sent",
-            f"INVITE to {session.channel_id} of {session.device_id}: receive at "
-            f"{media_ip}:{port} over UDP, SSRC {session.ssrc}",
+            f"INVITE to {session.channel_id} of {session.device_id}: {where} over "
+            f"{TRANSPORT_WORDS[transport]}, SSRC {session.ssrc}",
         )
         self.invites_sent += 1
         try:
@@ -297,12 +249,14 @@ class LiveStreams:
             if isinstance(e, DeviceUnavailableError):
                 status = 503
             session.fail(_invite_verdict(e))
-            self._media.close_stream(handle)
+            if handle is not None:
+                self._media.close_stream(handle)
             self._finish(play)
             raise PlayError(session.verdict or str(e), status=status) from None
         except BaseException:
             session.fail("the play was abandoned while the INVITE was in progress")
-            self._media.close_stream(handle)
+            if handle is not None:
+                self._media.close_stream(handle)
             self._finish(play)
             raise
         session.invite = invite
@@ -314,14 +268,44 @@ class LiveStreams:
         session.add(
             "answered", f"200 OK, ACK sent; the device answered with {session.answer_summary}"
         )
-        if invite.answer.ssrc is not None and invite.answer.ssrc != session.ssrc:
-            session.add(
-                "ssrc_differs",
-                f"the device's answer names SSRC {invite.answer.ssrc}, not {session.ssrc}",
-            )
+        self._check_answer(session)
+        if handle is None:
+            await self._connect_out(play)
         session.state = "playing"
         loop = asyncio.get_running_loop()
         loop.call_soon(self._maybe_idle, play)  # every waiter may have given up meanwhile
+
+    def _check_answer(self, session: PlaySession) -> None:
+        """Timeline notes where the answer differs from the offer (the play goes on)."""
+        assert session.invite is not None
+        answer = session.invite.answer
+        if answer.ssrc is not None and answer.ssrc != session.ssrc:
+            session.add(
+                "ssrc_differs",
+                f"the device's answer names SSRC {answer.ssrc}, not {session.ssrc}",
+            )
+        video = answer.video()
+        wants_tcp = session.transport is not MediaTransport.UDP
+        if video is not None and video.is_tcp != wants_tcp:
+            session.add(
+                "transport_differs",
+                f"offered {TRANSPORT_WORDS[session.transport]}, the device answered {video.proto}",
+            )
+
+    async def _connect_out(self, play: _Play) -> None:
+        """TCP active: open the stream towards the address of the device's answer."""
+        session = play.session
+        assert session.invite is not None
+        state = self._signaling.table.get(session.device_id)
+        signalling_host = state.address[0] if state and state.address else None
+        try:
+            remote = tcp_active_target(session.invite.answer, signalling_host)
+            await self._open_media(play, remote)
+        except (ValueError, PlayError) as exc:
+            session.fail(exc.verdict if isinstance(exc, PlayError) else str(exc))
+            self._spawn(self._stop(play, "no media connection"))
+            raise PlayError(session.verdict or str(exc), status=502) from None
+        session.add("connecting", f"connecting to {remote[0]}:{remote[1]} over TCP")
 
     # ---- ending --------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from vigil.access.users import ensure_admin
 from vigil.api.context import ApiContext
 from vigil.media.live import is_init_segment
 from vigil.media.snapshot import Snapshotter
+from vigil.media.transcoder import TranscoderPool
 from vigil.registry.regions import import_regions
 from vigil.registry.scope import UNRESTRICTED
 from vigil.settings import AuthSettings, RetentionSettings, load_settings
@@ -37,9 +38,14 @@ pytestmark = pytest.mark.integration
 
 @contextlib.asynccontextmanager
 async def live_platform(
-    engine: AsyncEngine, tmp_path: Path
+    engine: AsyncEngine,
+    tmp_path: Path,
+    *,
+    sim: dict[str, Any] | None = None,
+    transcoders: TranscoderPool | None = None,
 ) -> AsyncIterator[tuple[str, Simulator, str]]:
-    """(base URL, simulator, channel ID) with the channel in the ledger."""
+    """(base URL, simulator, channel ID) with the channel in the ledger; ``sim`` overrides
+    the simulator's settings, ``transcoders`` (running) serves H.265 channels."""
     async with engine.begin() as conn:
         await ensure_admin(conn, "admin", ADMIN_PASSWORD)
         await import_regions(conn, UNRESTRICTED, [("3402", "芜湖市"), ("340202", "镜湖区")])
@@ -61,10 +67,11 @@ async def live_platform(
             media=media,
             streams=streams,
             snapshotter=Snapshotter(timeout_s=10),
+            transcoders=transcoders,
         )
         config = sim_config(
             signaling.port, devices=1, channels=1, region="340202",
-            video_width=320, video_height=180,
+            video_width=320, video_height=180, **(sim or {}),
         )  # fmt: skip
         try:
             async with http_server(ctx) as base_url, simulating(config) as simulator:

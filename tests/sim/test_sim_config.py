@@ -73,3 +73,11 @@ def test_python_dash_m_entry_point() -> None:
     )
     assert result.returncode == 0
     assert "--platform HOST:PORT" in result.stdout
+
+
+def test_video_codec_option() -> None:
+    assert parse_sim_args(["--platform", "127.0.0.1:5060"]).video_codec == "h264"
+    config = parse_sim_args(["--platform", "127.0.0.1:5060", "--video-codec", "h265"])
+    assert config.video_codec == "h265"
+    with pytest.raises(SystemExit):
+        parse_sim_args(["--platform", "127.0.0.1:5060", "--video-codec", "vp9"])

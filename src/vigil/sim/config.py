@@ -16,6 +16,7 @@ from vigil.protocols.gb28181.device_id import significant_region_code
 from vigil.settings import DEFAULT_PLATFORM_ID
 
 Transport = Literal["udp", "tcp"]
+VideoCodec = Literal["h264", "h265"]
 USER_AGENT = "Vigil-Sim"
 
 
@@ -49,6 +50,10 @@ class SimConfig:
     video_width: int = 640  # the H.264 test pattern streamed on INVITE
     video_height: int = 360
     media_mute: bool = False  # answer INVITE but send no RTP (a broken device)
+    record_days: int = 7  # recording history of each channel (sim_recordings.py)
+    record_item_s: int = 3600  # one RecordInfo item per this many seconds
+    record_items_per_message: int = 10  # RecordInfo items per MESSAGE (SumNum spans them)
+    video_codec: VideoCodec = "h264"  # h265: PS stream type 0x24 (GB/T 28181-2016 Appendix C)
 
     def __post_init__(self) -> None:
         if self.devices < 0 or self.channels < 1:
@@ -63,6 +68,8 @@ class SimConfig:
             raise ValueError("video size must be within 16x16..1920x1088")
         if self.video_width % 2 or self.video_height % 2:
             raise ValueError("video width and height must be even (4:2:0)")
+        if self.record_days < 1 or self.record_item_s < 60 or self.record_items_per_message < 1:
+            raise ValueError("recording history: days ≥ 1, item ≥ 60 s, items per message ≥ 1")
         if self.keepalive_s <= 0 or self.devices_per_port < 1:
             raise ValueError("keepalive and devices per port must be positive")
         try:
@@ -134,6 +141,8 @@ def build_arg_parser(prog: str = "vigil sim") -> argparse.ArgumentParser:
     add("--video-size", type=_video_size, default=(DEFAULTS.video_width, DEFAULTS.video_height),
         metavar="WxH", help="H.264 test pattern streamed on INVITE")  # fmt: skip
     add("--mute-media", action="store_true", help="answer INVITE but send no RTP")
+    add("--video-codec", choices=("h264", "h265"), default=DEFAULTS.video_codec,
+        help="codec of the test pattern")  # fmt: skip
     return parser
 
 
@@ -169,6 +178,7 @@ def parse_sim_args(argv: Sequence[str] | None = None) -> SimConfig:
             video_width=args.video_size[0],
             video_height=args.video_size[1],
             media_mute=args.mute_media,
+            video_codec=args.video_codec,
         )
     except ValueError as exc:
         parser.error(str(exc))

@@ -1,95 +1,63 @@
-"""Live video of a simulated device (GB/T 28181 §9.2): an H.264 test pattern as PS over RTP/UDP.
+"""Live video of a simulated device (GB/T 28181 §9.2): an H.264 or H.265 test pattern as PS
+over RTP (UDP, or TCP either way round: :mod:`vigil.sim.rtp_link`).
 
-A 2 s clip (50 frames at 25 fps, GOP 25) is encoded once per resolution with PyAV/libx264 in
-a worker thread, then replayed in a loop with rewritten timestamps, so a thousand streams
-cost one encode. The pattern is moving colour bars, a bouncing block and the channel's last
-four digits in block figures (the clip is cached per resolution and channel suffix), and a
-seconds/frame counter of the loop.
+A 2 s clip (50 frames at 25 fps, GOP 25) is encoded once per resolution and codec with
+PyAV/libx264 or libx265 in a worker thread, then replayed in a loop with rewritten
+timestamps, so a thousand streams cost one encode. The picture (:mod:`vigil.sim.pattern`) is
+the home view of a virtual scene under an OSD: a bouncing block, the channel's last four
+digits in block figures (the clip is cached per resolution and channel suffix) and a
+seconds/frame counter of the loop. A PTZ channel that has been steered gets its own frames
+(:mod:`vigil.sim.steered_video`); at home it replays the shared clip too.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
-import socket
 import threading
 from fractions import Fraction
 
 import av
-import numpy as np
+from av.video.codeccontext import VideoCodecContext
 
 from vigil.protocols.ps.muxer import PsMuxer
 from vigil.protocols.rtp.packetizer import RtpPacketizer
 from vigil.protocols.samples import Codec, Sample
+from vigil.sim.pattern import FPS, render_frame
+from vigil.sim.ptz_head import PtzHead
+from vigil.sim.rtp_link import RtpLink, RtpRole
+from vigil.sim.steered_video import CLIP_FRAMES, SteeredVideo
 
-FPS = 25
-CLIP_FRAMES = 50
+__all__ = ["CLIP_FRAMES", "FPS", "Clip", "VideoSender", "encode_clip", "render_frame"]
+
 FRAME_90K = 90_000 // FPS
-
-# 3×5 block figures, one string of 15 cells per digit
-_DIGITS = (
-    "111101101101111",
-    "010110010010111",
-    "111001111100111",
-    "111001111001111",
-    "101101111001001",
-    "111100111001111",
-    "111100111101111",
-    "111001001001001",
-    "111101111101111",
-    "111101111001111",
-)
-_BARS = np.array(
-    [
-        (235, 235, 235),
-        (235, 235, 16),
-        (16, 235, 235),
-        (16, 235, 16),
-        (235, 16, 235),
-        (235, 16, 16),
-        (16, 16, 235),
-        (16, 16, 16),
-    ],
-    dtype=np.uint8,
-)
 
 Clip = tuple[tuple[bytes, bool], ...]  # (Annex-B access unit, keyframe)
 _lock = threading.Lock()
 
 
-def _draw_text(image: np.ndarray, text: str, x: int, y: int, cell: int) -> None:
-    for offset, char in enumerate(text):
-        if not char.isdigit():
-            continue
-        pattern = _DIGITS[int(char)]
-        left = x + offset * 4 * cell
-        for i, bit in enumerate(pattern):
-            if bit == "1":
-                row, col = divmod(i, 3)
-                top = y + row * cell
-                image[top : top + cell, left + col * cell : left + (col + 1) * cell] = 255
+# GOP of one second, no B-frames, parameter sets before every keyframe (a viewer joining
+# mid-stream can decode); x265 with closed GOPs so its keyframes are IDR pictures.
+_ENCODERS = {
+    Codec.H264: (
+        "libx264",
+        "x264-params",
+        f"keyint={FPS}:min-keyint={FPS}:scenecut=0:repeat-headers=1",
+    ),
+    Codec.H265: (
+        "libx265",
+        "x265-params",
+        f"keyint={FPS}:min-keyint={FPS}:scenecut=0:repeat-headers=1:bframes=0:open-gop=0"
+        ":log-level=error",
+    ),
+}
 
 
-def render_frame(index: int, width: int, height: int, label: str) -> np.ndarray:
-    """One RGB frame of the pattern (cheap numpy only)."""
-    columns = (np.arange(width) * len(_BARS) // width + index // 5) % len(_BARS)
-    image = np.broadcast_to(_BARS[columns], (height, width, 3)).copy()
-    size = max(height // 8, 8)
-    span = max(width - size, 1)
-    pos = (index * 8) % (2 * span)
-    left = pos if pos < span else 2 * span - pos
-    top = height // 2 - size // 2
-    image[top : top + size, left : left + size] = (255, 128, 0)
-    cell = max(height // 40, 2)
-    _draw_text(image, label, cell * 2, cell * 2, cell)
-    _draw_text(image, f"{index // FPS:02d}{index % FPS:02d}", cell * 2, height - cell * 8, cell)
-    return image
-
-
-@functools.lru_cache(maxsize=64)
-def _encode_clip(width: int, height: int, label: str) -> Clip:
-    codec = av.CodecContext.create("libx264", "w")
+def new_encoder(width: int, height: int, video_codec: Codec = Codec.H264) -> VideoCodecContext:
+    """An encoder with the clip's settings (also used live for steered PTZ channels)."""
+    encoder, params_option, params = _ENCODERS[video_codec]
+    codec = av.CodecContext.create(encoder, "w")
+    assert isinstance(codec, VideoCodecContext)
     codec.width = width
     codec.height = height
     codec.pix_fmt = "yuv420p"
@@ -100,8 +68,14 @@ def _encode_clip(width: int, height: int, label: str) -> Clip:
     codec.options = {
         "preset": "ultrafast",
         "tune": "zerolatency",
-        "x264-params": f"keyint={FPS}:min-keyint={FPS}:scenecut=0:repeat-headers=1",
+        params_option: params,
     }
+    return codec
+
+
+@functools.lru_cache(maxsize=64)
+def _encode_clip(width: int, height: int, label: str, video_codec: Codec = Codec.H264) -> Clip:
+    codec = new_encoder(width, height, video_codec)
     out: list[tuple[bytes, bool]] = []
     for index in range(CLIP_FRAMES):
         frame = av.VideoFrame.from_ndarray(render_frame(index, width, height, label), "rgb24")
@@ -112,25 +86,43 @@ def _encode_clip(width: int, height: int, label: str) -> Clip:
     return tuple(out)
 
 
-def encode_clip(width: int, height: int, label: str = "") -> Clip:
-    """The looping clip for a resolution (cached; thread-safe)."""
+def encode_clip(width: int, height: int, label: str = "", video_codec: Codec = Codec.H264) -> Clip:
+    """The looping clip for a resolution and codec (cached; thread-safe)."""
     with _lock:
-        return _encode_clip(width, height, label[-4:])
+        return _encode_clip(width, height, label[-4:], video_codec)
 
 
 class VideoSender:
-    """Streams the clip as PS/RTP to ``target`` with ``ssrc`` until :meth:`stop`."""
+    """Streams the clip as PS/RTP to ``target`` with ``ssrc`` until :meth:`stop`; with
+    ``ptz``, the picture follows that PTZ head (:class:`SteeredVideo`)."""
 
     def __init__(
-        self, target: tuple[str, int], ssrc: int, *, width: int, height: int, label: str
+        self,
+        target: tuple[str, int],
+        ssrc: int,
+        *,
+        width: int,
+        height: int,
+        label: str,
+        role: RtpRole = "udp",
+        video_codec: Codec = Codec.H264,
+        ptz: PtzHead | None = None,
     ) -> None:
         self.target = target
+        self.ptz = ptz
+        self.steering: SteeredVideo | None = None
         self.ssrc = ssrc
         self.width = width
         self.height = height
         self.label = label
+        self.video_codec = video_codec
+        self.link = RtpLink(target, role)
         self.packets_sent = 0
         self._task: asyncio.Task[None] | None = None
+
+    def bind(self, host: str = "") -> tuple[str, int]:
+        """Bind the sending socket now: the address to name in the SDP answer."""
+        return self.link.bind(host)
 
     def start(self) -> None:
         if self._task is None:
@@ -140,34 +132,47 @@ class VideoSender:
         if self._task is not None:
             self._task.cancel()
             self._task = None
+        self.link.close()
 
     @property
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
 
     async def _run(self) -> None:
-        clip = await asyncio.to_thread(encode_clip, self.width, self.height, self.label)
+        codec = self.video_codec
+        clip = await asyncio.to_thread(encode_clip, self.width, self.height, self.label, codec)
         if not clip:
             return
-        family = socket.AF_INET6 if ":" in self.target[0] else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_DGRAM)
-        sock.setblocking(False)
-        muxer = PsMuxer(Codec.H264)
+        link = self.link
+        if self.ptz is not None:
+            self.steering = SteeredVideo(
+                self.ptz, width=self.width, height=self.height, label=self.label,
+                video_codec=codec,
+                open_encoder=functools.partial(new_encoder, self.width, self.height, codec),
+            )  # fmt: skip
+        steering = self.steering
+        muxer = PsMuxer(codec)  # stream type 0x1B H.264 / 0x24 H.265 in the PSM
         packetizer = RtpPacketizer(self.ssrc)
         loop = asyncio.get_running_loop()
         start = loop.time()
         index = 0
         try:
             while True:
-                data, key = clip[index % len(clip)]
+                if steering is None:
+                    data, key = clip[index % len(clip)]
+                else:
+                    data, key = await steering.frame(index, clip)
                 ts = 90_000 + index * FRAME_90K
-                pack = muxer.mux(Sample(Codec.H264, ts, ts, key, data))
-                for packet in packetizer.packetize(pack, ts):
-                    with contextlib.suppress(OSError):  # full buffer or unreachable: lost
-                        sock.sendto(packet, self.target)
-                    self.packets_sent += 1
+                pack = muxer.mux(Sample(codec, ts, ts, key, data))
+                packets = packetizer.packetize(pack, ts)
+                await link.send(packets)  # UDP loss is silent; a broken TCP link raises
+                self.packets_sent += len(packets)
                 index += 1
                 delay = start + index / FPS - loop.time()
                 await asyncio.sleep(max(delay, 0.0))
+        except OSError:
+            return  # the platform closed the TCP connection or never connected: stop
         finally:
-            sock.close()
+            link.close()
+            if steering is not None:
+                steering.close()

@@ -26,8 +26,11 @@ from vigil.api.context import ApiContext
 from vigil.api.deps import Ctx, bearer_token, record_audit, require, scope_of
 from vigil.api.errors import ApiError
 from vigil.api.routes import API_PREFIX
-from vigil.media.errors import SnapshotError
+from vigil.media.errors import SnapshotError, StreamClosedError
+from vigil.media.hub import StreamHub
 from vigil.media.live import LiveFmp4Session
+from vigil.media.transcoder import TranscodeLease, TranscoderUnavailableError
+from vigil.protocols.samples import Codec
 from vigil.registry import channels
 from vigil.registry.channels import Channel
 from vigil.registry.errors import NotFoundError
@@ -138,8 +141,16 @@ async def live(websocket: WebSocket, channel_id: str) -> None:
             {"device_id": channel.device_id, "ssrc": lease.session.ssrc},
         )  # fmt: skip
     reason = "the stream ended"
+    transcode: TranscodeLease | None = None
     try:
-        async with LiveFmp4Session.open(lease.hub) as session:
+        picked = await _browser_hub(ctx, channel_id, lease.hub)
+        if picked is None:  # the stream ended before its first keyframe
+            reason = lease.session.verdict or reason
+            with contextlib.suppress(Exception):
+                await websocket.close(1011, _reason(reason))
+            return
+        hub, transcode = picked
+        async with LiveFmp4Session.open(hub) as session:
             pump = asyncio.ensure_future(_pump(websocket, session, sent))
             listen = asyncio.ensure_future(_until_closed(websocket))
             try:
@@ -157,6 +168,8 @@ async def live(websocket: WebSocket, channel_id: str) -> None:
             elif listen in done:
                 reason = "the viewer closed"
     finally:
+        if transcode is not None:
+            transcode.release()
         lease.release()
         async with ctx.engine.begin() as conn:
             await record_audit(
@@ -164,6 +177,24 @@ async def live(websocket: WebSocket, channel_id: str) -> None:
                 {"duration_s": round(time.monotonic() - started, 1), "messages": sent[0],
                  "reason": reason},
             )  # fmt: skip
+
+
+async def _browser_hub(
+    ctx: ApiContext, channel_id: str, source: StreamHub
+) -> tuple[StreamHub, TranscodeLease | None] | None:
+    """The hub a browser can play: the source, or for H.265 the channel's shared H.264
+    transcode (Chromium's MSE has no H.265; DESIGN §5). None when the stream ends first."""
+    try:
+        keyframe = await source.wait_keyframe()  # the codec is known from the first one
+    except StreamClosedError:
+        return None
+    if keyframe.codec is not Codec.H265 or ctx.transcoders is None:
+        return source, None
+    try:
+        transcode = ctx.transcoders.acquire(channel_id, source)
+    except TranscoderUnavailableError:
+        return source, None  # H.265 as it is: a client that plays it still can
+    return transcode.hub, transcode
 
 
 async def _pump(websocket: WebSocket, session: LiveFmp4Session, sent: list[int]) -> None:
