@@ -30,6 +30,7 @@ from vigil.protocols.gb28181.manscdp import (
     DeviceStatusResponse,
     Keepalive,
     ManscdpMessage,
+    MediaStatusNotify,
     RecordInfoResponse,
     ResultResponse,
     UnknownMessage,
@@ -92,6 +93,9 @@ class MessageHandler:
         self._background = background
         self._respond = respond
         self._now = now
+        # Set by the server: RecordInfo parts (multi-message) and MediaStatus (by Call-ID).
+        self.on_record_info: Callable[[str, RecordInfoResponse], bool] | None = None
+        self.on_media_status: Callable[[str, str, MediaStatusNotify], bool] | None = None
 
     def _answer(self, event: RequestReceived, status: int, reason: str | None = None) -> None:
         if event.transaction is not None and not event.transaction.terminated:
@@ -128,6 +132,13 @@ class MessageHandler:
         self._log.record(device_id, "in", event.addr, event.reliable, request.serialize())
         if message is None:
             return
+        if (  # matched by Call-ID first: Hikvision puts a non-device ID in From
+            isinstance(message, MediaStatusNotify)
+            and self.on_media_status is not None
+            and self.on_media_status(request.call_id, device_id, message)
+        ):
+            self._answer(event, 200)
+            return
         state = self._table.get(device_id)
         if state is None or not state.online:
             self._answer(event, 404, "Device not registered")
@@ -162,6 +173,12 @@ class MessageHandler:
                         firmware=message.firmware,
                     )
                 )
+        elif (
+            isinstance(message, RecordInfoResponse)
+            and self.on_record_info is not None
+            and self.on_record_info(device_id, message)
+        ):
+            return
         elif isinstance(message, DeviceStatusResponse | RecordInfoResponse):
             self._messenger.deliver(device_id, message.CMD_TYPE, message.sn, message)
         elif isinstance(message, ResultResponse | UnknownMessage) and message.sn is not None:

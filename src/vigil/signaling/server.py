@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -50,7 +51,10 @@ from vigil.signaling.keepalive_fast_path import recognise_keepalive
 from vigil.signaling.message_handler import MessageHandler, sender_of
 from vigil.signaling.messenger import DeviceMessenger
 from vigil.signaling.nonces import NonceIssuer
+from vigil.signaling.playback_control import PlaybackControl
 from vigil.signaling.presence import PresenceTracker
+from vigil.signaling.ptz_control import PtzControl
+from vigil.signaling.record_query import RecordList, RecordQueries
 from vigil.signaling.registrar import Registrar
 from vigil.signaling.signalling_log import SignallingLog, SignallingRecord
 from vigil.signaling.stateless_request import stateless_answer
@@ -116,6 +120,7 @@ class SignalingServer:
             settings, self.endpoint, self.transport, self.table, self.log, self.counters
         )
         self.invites = Invitations(settings, self.endpoint, self.transport, self.messenger)
+        self.ptz = PtzControl(self.messenger, timeout_s=settings.query_timeout_s)
         self.subscriptions = CatalogSubscriptions(
             settings, self.messenger, self.background, self.transport.now
         )
@@ -158,6 +163,15 @@ class SignalingServer:
             self._respond,
             self.transport.now,
         )
+        self.records = RecordQueries(  # reassembled like catalogs (Appendix N)
+            self.messenger,
+            self.transport.now,
+            first_part_timeout_s=settings.query_timeout_s,
+            idle_timeout_s=settings.catalog_idle_timeout_s,
+        )
+        self.playback_control = PlaybackControl(settings, self.messenger)
+        self.messages.on_record_info = self.records.on_response
+        self.messages.on_media_status = self.playback_control.on_media_status
         self._ready = asyncio.Event()
 
     # ---- lifecycle -------------------------------------------------------------------
@@ -357,6 +371,12 @@ class SignalingServer:
         return await self.invites.invite(
             device_id, channel_id, offer, timeout_s=timeout_s, on_bye=on_bye
         )
+
+    async def query_record_info(
+        self, device_id: str, channel_id: str, start: datetime, end: datetime, type: str = "all"
+    ) -> RecordList:
+        """The device's recordings of a channel (RecordInfo, all parts reassembled)."""
+        return await self.records.query(device_id, channel_id, start, end, record_type=type)
 
     async def bye(self, session: InviteSession) -> int | None:
         return await self.invites.bye(session)

@@ -32,6 +32,7 @@ from vigil.protocols.gb28181.manscdp import (
     ResultResponse,
     parse_manscdp,
 )
+from vigil.protocols.samples import Codec
 from vigil.protocols.sdp import SessionDescription, build_media_answer, ssrc_to_int
 from vigil.protocols.sip.address import NameAddr, SipUri
 from vigil.protocols.sip.builders import build_request
@@ -40,7 +41,10 @@ from vigil.protocols.sip.message import SipRequest, SipResponse
 from vigil.protocols.sip.transaction import ServerTransaction
 from vigil.sim.config import USER_AGENT
 from vigil.sim.device_plan import ChannelPlan
+from vigil.sim.rtp_link import role_for_offer
 from vigil.sim.sim_media import VideoSender
+from vigil.sim.sim_playback import SimPlaybacks
+from vigil.sim.sim_ptz import SimPtz
 
 if TYPE_CHECKING:
     from vigil.sim.sim_device import SimDevice
@@ -52,6 +56,8 @@ class DeviceRequests:
         self.calls: dict[str, VideoSender] = {}  # Call-ID of a Play → its video
         self._dialogs: dict[str, Dialog] = {}
         self.byes = 0
+        self.playbacks = SimPlaybacks(device)  # recordings: RecordInfo, Playback, Download
+        self.ptz = SimPtz(device.plan, device.loop.time)  # PTZ heads of the dome channels
 
     def respond(
         self, txn: ServerTransaction, status: int, headers: Sequence[tuple[str, str]] = ()
@@ -62,6 +68,8 @@ class DeviceRequests:
         return response
 
     def handle(self, request: SipRequest, txn: ServerTransaction) -> None:
+        if self.playbacks.handle(request, txn):
+            return
         if request.method == "MESSAGE":
             self._message(request, txn)
         elif request.method == "SUBSCRIBE":
@@ -76,7 +84,9 @@ class DeviceRequests:
     # ---- live video (§9.2) -----------------------------------------------------------
 
     def _invite(self, request: SipRequest, txn: ServerTransaction) -> None:
-        """Answer a Play INVITE with send-only PS/RTP over UDP; stream after the ACK."""
+        """Answer a Play INVITE with send-only PS/RTP over UDP or TCP (RFC 4571 framing, the
+        opposite ``a=setup`` of the offer's, RFC 4145 §4) from the sending socket's real
+        address; stream after the ACK."""
         device = self._device
         channel_id = _user_of(request.uri)
         if channel_id is None or not device.owns_channel(channel_id):
@@ -92,7 +102,6 @@ class DeviceRequests:
         if (
             offer.session_name.lower() != "play"
             or video is None
-            or video.is_tcp
             or host is None
             or offer.ssrc is None
         ):
@@ -100,11 +109,26 @@ class DeviceRequests:
             return
         assert device.port is not None
         local_host = device.port.local[0]
-        answer = build_media_answer(
-            origin_id=channel_id, ip=local_host, port=15060, ssrc=offer.ssrc
-        )
         config = device.config
-        assert device.port is not None
+        role = role_for_offer(video.is_tcp, video.setup)
+        sender = VideoSender(
+            (host, video.port),
+            ssrc_to_int(offer.ssrc),
+            width=config.video_width,
+            height=config.video_height,
+            label=channel_id,
+            role=role,
+            video_codec=Codec.H265 if config.video_codec == "h265" else Codec.H264,
+            ptz=self.ptz.head(channel_id),
+        )
+        try:
+            media_host, media_port = sender.bind(local_host)
+        except OSError:
+            self.respond(txn, 488)
+            return
+        answer = build_media_answer(
+            origin_id=channel_id, ip=media_host, port=media_port, ssrc=offer.ssrc, transport=role
+        )
         response = txn.create_response(
             200,
             body=answer.serialize(),
@@ -120,19 +144,13 @@ class DeviceRequests:
         device.port.respond(txn, response)
         with contextlib.suppress(ParseError):
             self._dialogs[request.call_id] = Dialog.from_uas(request, response)
-        sender = VideoSender(
-            (host, video.port),
-            ssrc_to_int(offer.ssrc),
-            width=config.video_width,
-            height=config.video_height,
-            label=channel_id,
-        )
         old = self.calls.pop(request.call_id, None)
         if old is not None:
             old.stop()
         self.calls[request.call_id] = sender
 
     def on_ack(self, request: SipRequest) -> None:
+        self.playbacks.on_ack(request)
         sender = self.calls.get(request.call_id)
         if sender is not None and not self._device.config.media_mute:
             sender.start()
@@ -146,6 +164,7 @@ class DeviceRequests:
         self.respond(txn, 200 if sender is not None else 481)
 
     def stop_media(self) -> None:
+        self.playbacks.stop()
         for sender in self.calls.values():
             sender.stop()
         self.calls.clear()
@@ -191,6 +210,8 @@ class DeviceRequests:
         self._answer(message)
 
     def _answer(self, message: ManscdpMessage) -> None:
+        if self.playbacks.answer(message):
+            return
         config = self._device.config
         if isinstance(message, CatalogQuery):
             self._send_catalog(message.sn)
@@ -219,7 +240,8 @@ class DeviceRequests:
             )
             self.send_message(status.serialize(config.charset))
         elif isinstance(message, DeviceControl):
-            result = ResultResponse("DeviceControl", message.sn, self._device.device_id, "OK")
+            outcome = "OK" if message.ptz_cmd is None else self.ptz.control(message)
+            result = ResultResponse("DeviceControl", message.sn, self._device.device_id, outcome)
             self.send_message(result.serialize(config.charset))
 
     def send_message(
