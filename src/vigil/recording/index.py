@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from vigil.db.tables import segments, video_params
@@ -99,6 +101,10 @@ def _segment(row: sa.Row[tuple[object, ...]]) -> SegmentRow:
     )
 
 
+# Public name for modules that select whole segment rows themselves (retention).
+segment_from_row = _segment
+
+
 async def ensure_video_params(
     conn: AsyncConnection,
     *,
@@ -108,24 +114,35 @@ async def ensure_video_params(
     height: int,
     init_segment: bytes,
 ) -> int:
-    """The id of these parameters, inserting them the first time they are seen."""
+    """The id of these parameters, inserting them the first time they are seen.
+
+    Many channels of one camera model start together with the same init segment: the
+    insert is ON CONFLICT DO NOTHING on the hash, so concurrent first sightings never fail.
+    """
     digest = hashlib.sha256(init_segment).hexdigest()
-    found = await conn.scalar(sa.select(video_params.c.id).where(video_params.c.sha256 == digest))
+    query = sa.select(video_params.c.id).where(video_params.c.sha256 == digest)
+    found = await conn.scalar(query)
     if found is not None:
         return int(found)
-    result = await conn.execute(
-        video_params.insert().values(
-            sha256=digest,
-            codec=codec,
-            rfc6381_codec=rfc6381_codec,
-            width=width,
-            height=height,
-            init_segment=init_segment,
-        )
-    )
-    key = result.inserted_primary_key
-    assert key is not None
-    return int(key[0])
+    values = {
+        "sha256": digest,
+        "codec": codec,
+        "rfc6381_codec": rfc6381_codec,
+        "width": width,
+        "height": height,
+        "init_segment": init_segment,
+        "created_at": datetime.now(UTC),
+    }
+    dialect = conn.dialect.name
+    insert: Any = video_params.insert()
+    if dialect == "postgresql":
+        insert = postgresql.insert(video_params).on_conflict_do_nothing(index_elements=["sha256"])
+    elif dialect == "sqlite":
+        insert = sqlite.insert(video_params).on_conflict_do_nothing(index_elements=["sha256"])
+    await conn.execute(insert.values(values))
+    found = await conn.scalar(query)
+    assert found is not None
+    return int(found)
 
 
 async def video_params_by_id(engine: AsyncEngine, params_id: int) -> VideoParams | None:
@@ -193,3 +210,46 @@ async def segment_by_id(engine: AsyncEngine, segment_id: int) -> SegmentRow | No
     async with engine.connect() as conn:
         row = (await conn.execute(sa.select(segments).where(segments.c.id == segment_id))).first()
     return _segment(row) if row is not None else None
+
+
+async def segments_from(
+    engine: AsyncEngine,
+    channel_id: str,
+    at: datetime,
+    *,
+    after_id: int | None = None,
+    limit: int = 64,
+) -> list[SegmentRow]:
+    """Segments of the channel from ``at`` on, oldest first, at most ``limit`` (playback).
+
+    Without ``after_id``: the segment containing ``at`` (the latest one starting at or
+    before it, if it ends after it), then those starting later. With ``after_id`` (the row
+    last read, which started at ``at``): the segments after it in (start_at, id) order.
+    Both use the (channel_id, start_at) index, whatever the length of the history.
+    """
+    later = sa.select(segments).where(segments.c.channel_id == channel_id)
+    if after_id is None:
+        later = later.where(segments.c.start_at > at)
+    else:
+        later = later.where(
+            sa.or_(
+                segments.c.start_at > at,
+                sa.and_(segments.c.start_at == at, segments.c.id > after_id),
+            )
+        )
+    later = later.order_by(segments.c.start_at, segments.c.id).limit(limit)
+    async with engine.connect() as conn:
+        rows: list[SegmentRow] = []
+        if after_id is None:
+            containing = (
+                await conn.execute(
+                    sa.select(segments)
+                    .where(segments.c.channel_id == channel_id, segments.c.start_at <= at)
+                    .order_by(segments.c.start_at.desc(), segments.c.id.desc())
+                    .limit(1)
+                )
+            ).first()
+            if containing is not None and containing._mapping["end_at"] > at:
+                rows.append(_segment(containing))
+        rows += [_segment(row) for row in await conn.execute(later)]
+    return rows[:limit]
