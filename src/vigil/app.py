@@ -1,8 +1,10 @@
 """The composition root: builds every component from Settings and runs them in one TaskGroup.
 
-Start-up order: data directory → database migrations → first admin → API server, SIP
-signalling and the RTP media server with the live plays over both (and, in the demo, the
-simulated devices). SIGINT/SIGTERM stop every component cleanly.
+Start-up order: data directory → database migrations → first admin → reconciliation of
+recording files and index rows (DESIGN §6) → API server, SIP signalling and the RTP media
+server with the live plays over both, the recorder, retention and exports (and, in the
+demo, the simulated devices). SIGINT/SIGTERM stop every component cleanly; the recorder
+finishes and indexes its open segments before the plays end.
 """
 
 from __future__ import annotations
@@ -30,6 +32,13 @@ from vigil.db.engine import create_engine
 from vigil.db.migrate import upgrade
 from vigil.media.server import MediaServer
 from vigil.media.snapshot import Snapshotter
+from vigil.media.transcoder import TranscoderPool
+from vigil.playbacks import DevicePlaybacks
+from vigil.recorder import Recorder
+from vigil.recording.export_service import ExportService
+from vigil.recording.reconcile import reconcile
+from vigil.recording.retention_service import RetentionService
+from vigil.recording.segment_files import SegmentFiles
 from vigil.settings import Settings
 from vigil.signaling.server import SignalingServer
 from vigil.streams import LiveStreams
@@ -123,19 +132,61 @@ async def run(
     audit_key = load_or_create_audit_key(data_dir)
     try:
         admin = await bootstrap_admin(engine, settings, audit_key)
+        # Files and index rows agree before anything records or purges (DESIGN §6).
+        await reconcile(engine, settings.storage_pools, fsync=settings.recording.fsync)
         signaling = SignalingServer(settings.sip, engine)
         media = MediaServer(settings.media)
-        streams = LiveStreams(signaling, media, settings)
+        transcoders = (
+            TranscoderPool(queue_samples=settings.media.transcode_queue_samples)
+            if settings.media.transcode_h265
+            else None
+        )
+        streams = LiveStreams(
+            signaling,
+            media,
+            settings,
+            grace_s=settings.media.live_grace_s,
+            invite_timeout_s=settings.media.invite_timeout_s,
+        )
+        playbacks = DevicePlaybacks(
+            signaling, media, settings, invite_timeout_s=settings.media.invite_timeout_s
+        )
+        # Age limits, pool quotas and the full policy (recording.retention); the recorder
+        # asks retention.pool_full(pool) before opening a segment file.
+        retention = RetentionService(
+            engine, settings.storage_pools, settings.recording, settings.retention
+        )
+        # Export jobs (MP4 + signed manifest), at most recording.export_concurrency at once.
+        exports = ExportService.from_settings(engine, settings)
+        recorder = (
+            Recorder(
+                engine,
+                streams.open_live,
+                settings,
+                device_reachable=lambda device_id: _reachable(signaling, device_id),
+                event_source=signaling.subscribe_events,
+                pool_closed=retention.pool_full,
+                wake_retention=retention.wake,
+            )
+            if settings.recording.enabled
+            else None
+        )
         ctx = ApiContext(
             engine=engine,
             auth=settings.auth,
             retention=settings.retention,
+            recording=settings.recording,
             audit_key=audit_key,
             max_upload_bytes=settings.http.max_upload_bytes,
             signaling=signaling,
             media=media,
             streams=streams,
+            playbacks=playbacks,
+            exports=exports,
+            recorder=recorder,
             snapshotter=Snapshotter.from_settings(settings.media),
+            transcoders=transcoders,
+            segment_files=SegmentFiles({p.name: p.path for p in settings.storage_pools}),
         )
         app = create_app(ctx, static_dir=STATIC_DIR)
         server = _Server(
@@ -158,9 +209,12 @@ async def run(
         async def watch_stop() -> None:
             await stop.wait()
             server.should_exit = True
+            if recorder is not None:  # open segments are finished and indexed before BYE
+                await recorder.stop()
             with contextlib.suppress(Exception):  # BYE to every device still sending
                 async with asyncio.timeout(5):
                     await streams.close()
+                    await playbacks.close()
             media.stop()
             for task in cancellable:
                 task.cancel()
@@ -174,6 +228,12 @@ async def run(
             logger.info("GB/T 28181 signalling on %s:%d", settings.sip.host, signaling.port)
             logger.info("RTP on %s:%d", settings.media.host, media.rtp_port)
 
+        async def record() -> None:
+            assert recorder is not None
+            await signaling.wait_ready()
+            await media.wait_started()
+            await recorder.run()
+
         async def start_component(component: Component) -> None:
             await signaling.wait_ready()
             await component(signaling)
@@ -183,6 +243,12 @@ async def run(
                 group.create_task(serve_http())
                 cancellable.append(group.create_task(signaling.run()))
                 cancellable.append(group.create_task(media.run()))
+                cancellable.append(group.create_task(retention.run()))
+                cancellable.append(group.create_task(exports.run()))
+                if recorder is not None:
+                    cancellable.append(group.create_task(record()))
+                if transcoders is not None:
+                    cancellable.append(group.create_task(transcoders.run()))
                 for component in extra_components or []:
                     cancellable.append(group.create_task(start_component(component)))
                 group.create_task(watch_stop())
@@ -193,6 +259,11 @@ async def run(
     finally:
         await engine.dispose()
     logger.info("stopped")
+
+
+def _reachable(signaling: SignalingServer, device_id: str) -> bool:
+    state = signaling.table.get(device_id)
+    return state is not None and state.reachable
 
 
 def _bound_url(server: uvicorn.Server, settings: Settings) -> str:

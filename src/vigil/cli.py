@@ -1,4 +1,4 @@
-"""The ``vigil`` command line: serve, demo, db, user, ledger, region, audit, version.
+"""The ``vigil`` command line: serve, demo, db, user, ledger, region, audit, verify, version.
 
 Settings are read once here and handed down; every command that changes data writes an
 audit record with actor ``cli:<os user>``.
@@ -29,6 +29,9 @@ from vigil.db.errors import DatabaseError
 from vigil.db.migrate import upgrade
 from vigil.demo import DEMO_KEEPALIVE_S, demo_simulators, seed_demo_ledger
 from vigil.logs import setup_logging
+from vigil.recording.errors import SigningKeyError
+from vigil.recording.export_manifest import verify_export
+from vigil.recording.platform_key import load_public_key, public_key_path
 from vigil.registry.errors import RegistryError
 from vigil.registry.ledger_export import LedgerLanguage, export_ledger
 from vigil.registry.ledger_import import ImportReport, import_ledger
@@ -380,3 +383,28 @@ def audit_verify(ctx: click.Context) -> None:
         )
         sys.exit(1)
     click.echo(f"audit chain intact: {report.checked} records verified")
+
+
+@main.command("verify")
+@click.argument("export", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--public-key",
+    "public_key_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="PEM Ed25519 public key (default: the platform's, under the data directory).",
+)
+@click.pass_context
+def verify_export_command(ctx: click.Context, export: Path, public_key_file: Path | None) -> None:
+    """Check an export (its MP4 or manifest): signature and MP4 hash; exit 1 if invalid."""
+    if public_key_file is None:
+        public_key_file = public_key_path(_settings(ctx).data_dir)
+        if not public_key_file.is_file():
+            raise click.UsageError(f"no platform public key at {public_key_file}; use --public-key")
+    try:
+        key = load_public_key(public_key_file.read_bytes())
+    except SigningKeyError as exc:
+        raise click.UsageError(f"{public_key_file}: {exc}") from None
+    verdict = verify_export(export, key)
+    for line in verdict.describe():
+        click.echo(line)
+    sys.exit(0 if verdict.valid else 1)

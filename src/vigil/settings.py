@@ -191,6 +191,8 @@ class RecordingSettings(BaseModel):
     # pool. Both raise a storage alarm; neither is silent (DESIGN §6).
     full_policy: Literal["overwrite", "stop"] = "overwrite"
     retention_interval_s: float = Field(default=60.0, gt=0)
+    # Coverage reports count local days in this IANA zone (GB/T 28181 deployments: UTC+8).
+    coverage_timezone: str = "Asia/Shanghai"
     # fsync segment files and directories (off only for throwaway benchmarks).
     fsync: bool = True
     # Longest export, and how many run at once.

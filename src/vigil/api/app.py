@@ -16,18 +16,30 @@ from vigil.api.context import ApiContext
 from vigil.api.errors import error_response, install_error_handlers
 from vigil.api.metrics import SignalingCollector, metrics_middleware
 from vigil.api.routes import (
+    alarm_routes,
     audit_routes,
     auth_routes,
     channel_routes,
+    coverage_routes,
     device_live_routes,
+    device_playback_routes,
+    device_record_routes,
     device_routes,
     event_routes,
+    evidence_lock_routes,
+    export_routes,
+    hls_routes,
     ledger_routes,
     live_routes,
     organisation_routes,
+    playback_routes,
+    ptz_routes,
+    recording_policy_routes,
     region_routes,
+    timeline_routes,
     user_routes,
 )
+from vigil.recorder import RecorderCollector
 
 
 def _upload_limit(
@@ -60,6 +72,8 @@ def create_app(ctx: ApiContext, static_dir: Path | None = None) -> FastAPI:
     app.state.ctx = ctx
     if ctx.signaling is not None:
         ctx.registry.register(SignalingCollector(ctx.signaling))
+    if ctx.recorder is not None:
+        ctx.registry.register(RecorderCollector(ctx.recorder))
     install_error_handlers(app)
     app.middleware("http")(_upload_limit(ctx.max_upload_bytes))
     app.middleware("http")(metrics_middleware(ctx.metrics))
@@ -71,11 +85,22 @@ def create_app(ctx: ApiContext, static_dir: Path | None = None) -> FastAPI:
         organisation_routes,
         device_routes,
         device_live_routes,
+        device_record_routes,
+        device_playback_routes,
         event_routes,
         channel_routes,
         live_routes,
+        ptz_routes,
+        recording_policy_routes,
         ledger_routes,
         audit_routes,
+        timeline_routes,
+        evidence_lock_routes,
+        alarm_routes,
+        coverage_routes,
+        export_routes,
+        playback_routes,
+        hls_routes,
     ):
         app.include_router(module.router)
 

@@ -11,7 +11,12 @@ from vigil.access.login import SourceThrottle
 from vigil.api.metrics import HttpMetrics
 from vigil.media.server import MediaServer
 from vigil.media.snapshot import Snapshotter
-from vigil.settings import AuthSettings, RetentionSettings
+from vigil.media.transcoder import TranscoderPool
+from vigil.playbacks import DevicePlaybacks
+from vigil.recorder import Recorder
+from vigil.recording.export_service import ExportService
+from vigil.recording.segment_files import SegmentFiles
+from vigil.settings import AuthSettings, RecordingSettings, RetentionSettings
 from vigil.signaling.server import SignalingServer
 from vigil.streams import LiveStreams
 
@@ -28,6 +33,15 @@ class ApiContext:
     # None when the platform runs without media (live video, snapshots unavailable).
     media: MediaServer | None = None
     streams: LiveStreams | None = None
+    playbacks: DevicePlaybacks | None = None  # recordings kept on devices
+    # H.265 live view transcoded to H.264 for browsers; None: H.265 is sent as it is.
+    transcoders: TranscoderPool | None = None
+    exports: ExportService | None = None  # None: exports unavailable (503)
+    recorder: Recorder | None = None  # None: continuous recording is off
+    # Recorded playback and HLS read segment files through this; None: unavailable (503).
+    segment_files: SegmentFiles | None = None
+    # Coverage reports: local-day time zone and the segment length (the open segment).
+    recording: RecordingSettings = field(default_factory=RecordingSettings)
     snapshotter: Snapshotter = field(default_factory=Snapshotter)
     throttle: SourceThrottle = field(default_factory=SourceThrottle)
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)

@@ -95,6 +95,7 @@ export const api = {
   get: async (path, params) => jsonOf(await request("GET", path, { params })),
   post: async (path, json, params) => jsonOf(await request("POST", path, { json, params })),
   patch: async (path, json) => jsonOf(await request("PATCH", path, { json })),
+  put: async (path, json) => jsonOf(await request("PUT", path, { json })),
   del: async (path) => jsonOf(await request("DELETE", path)),
 
   /** multipart/form-data upload of one file under the field name "file". */

@@ -14,11 +14,15 @@ route("/login", () => import("./pages/login.js"));
 route("/points", () => import("./pages/points.js"));
 route("/points/:id", () => import("./pages/point-detail.js"));
 route("/live", () => import("./pages/live.js"));
+route("/playback", () => import("./pages/playback.js"));
 route("/devices", () => import("./pages/devices.js"));
 route("/devices/:id", () => import("./pages/device-detail.js"));
 route("/import", () => import("./pages/import.js"));
 route("/users", () => import("./pages/users.js"));
 route("/audit", () => import("./pages/audit.js"));
+route("/coverage", () => import("./pages/coverage.js"));
+route("/alarms", () => import("./pages/alarms.js"));
+route("/exports", () => import("./pages/exports.js"));
 fallback(() => import("./pages/not-found.js"));
 
 function toLogin() {

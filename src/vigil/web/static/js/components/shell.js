@@ -9,10 +9,14 @@ import { showState } from "../live.js";
 const NAV = [
   { path: "/points", key: "nav.points", testid: "nav-points" },
   { path: "/live", key: "nav.live", testid: "nav-live", permission: "live.view" },
+  { path: "/playback", key: "nav.playback", testid: "nav-playback", permission: "playback.view" },
   { path: "/devices", key: "nav.devices", testid: "nav-devices", permission: "registry.read" },
   { path: "/import", key: "nav.import", testid: "nav-import", permission: "ledger.import" },
   { path: "/users", key: "nav.users", testid: "nav-users", permission: "users.manage" },
   { path: "/audit", key: "nav.audit", testid: "nav-audit", permission: "audit.read" },
+  { path: "/coverage", key: "nav.coverage", testid: "nav-coverage", permission: "registry.read" },
+  { path: "/alarms", key: "nav.alarms", testid: "nav-alarms", permission: "registry.read" },
+  { path: "/exports", key: "nav.exports", testid: "nav-exports", permission: ["export.create", "audit.read"] },
 ];
 
 export function languageSwitch() {
@@ -28,7 +32,7 @@ export function languageSwitch() {
 export function renderHeader(header, { currentPath, onSignOut }) {
   const user = currentUser();
   const section = `/${(currentPath || "").split("/")[1] || ""}`;
-  const links = NAV.filter((n) => !n.permission || can(n.permission)).map((n) =>
+  const links = NAV.filter((n) => !n.permission || [].concat(n.permission).some(can)).map((n) =>
     h(
       "a",
       { href: `#${n.path}`, class: "nav-link", testid: n.testid, "aria-current": section === n.path ? "page" : null },

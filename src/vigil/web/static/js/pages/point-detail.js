@@ -11,6 +11,7 @@ import { errorBox } from "../components/error-box.js";
 import { toast } from "../components/toast.js";
 import { loadOrganisations } from "../components/org-list.js";
 import { onlineBadge } from "../components/badges.js";
+import { recordingPolicyPanel } from "../components/recording-policy.js";
 
 // name → {kind, options?, required?}; the order is the order on screen, grouped in fieldsets.
 const SECTIONS = [
@@ -72,6 +73,9 @@ export function render(root, params) {
       channel ? h("span", { testid: "point-online" }, onlineBadge(channel.online)) : null,
       can("live.view")
         ? h("a", { href: `#/live?channel=${encodeURIComponent(id)}`, class: "btn btn-small", testid: "point-live" }, t("point.live"))
+        : null,
+      can("export.create")
+        ? h("a", { href: `#/exports?channel=${encodeURIComponent(id)}`, class: "btn btn-small", testid: "point-export" }, t("point.export"))
         : null,
     );
   }
@@ -233,7 +237,7 @@ export function render(root, params) {
           )
         : null,
     );
-    replace(body, form, facts());
+    replace(body, form, h("div", { class: "detail-side" }, facts(), recordingPolicyPanel(id, editable)));
     fillOrganisations();
   }
 
