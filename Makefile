@@ -52,7 +52,7 @@ pytest:
 	$(BIN)/pytest -q
 
 bench: $(DEPS_STAMP)
-	for b in registry signaling media_protocols media; do $(BIN)/python bench/$$b.py || exit 1; done
+	for b in registry signaling media_protocols media live_view recording; do $(BIN)/python bench/$$b.py || exit 1; done
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

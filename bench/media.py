@@ -396,6 +396,13 @@ class Figures:
     ffmpeg: dict[str, Any] | None
 
 
+def ffmpeg_unreliable(ff: dict[str, Any]) -> str:
+    """Why an ffmpeg run is no reference (empty outputs, errors: it did not do the work)."""
+    if ff["silent_outputs"] or ff["error_lines"]:
+        return f"{ff['silent_outputs']} outputs empty, {ff['error_lines']} processes with errors"
+    return ""
+
+
 def report(figures: Figures) -> None:
     print()
     print("(a) Vigil, one process on one core, N streams × 2 Mbit/s, live fMP4 subscriber each")
@@ -430,7 +437,10 @@ def report(figures: Figures) -> None:
           f"outputs empty: {ff['silent_outputs']}, others on the core "
           f"{ff['others_fraction'] * 100:.1f}%, processes with errors: {ff['error_lines']}"
           + (f" ({ff['first_error']})" if ff["first_error"] else ""))  # fmt: skip
-    if best is not None:
+    unreliable = ffmpeg_unreliable(ff)
+    if unreliable:
+        print(f"no ratio: the ffmpeg reference is unreliable ({unreliable})")
+    elif best is not None:
         ratio = (best["cpu_fraction"] / best["streams"]) / ff_per_stream
         print(f"ratio Vigil CPU per stream / ffmpeg CPU per stream = {ratio:.2f} (target ≤ 0.5)")
         same = min(figures.vigil, key=lambda r: abs(r["streams"] - ff["streams"]))
@@ -485,7 +495,11 @@ def main() -> None:
     if shutil.which("ffmpeg") and args.ffmpeg_streams > 0:
         args.streams = args.ffmpeg_streams
         started = time.monotonic()
-        ffmpeg = run_role("ffmpeg", args)
+        for _attempt in range(2):  # a starved ffmpeg mis-probes its input: one more try
+            ffmpeg = run_role("ffmpeg", args)
+            if not ffmpeg_unreliable(ffmpeg):
+                break
+            print(f"  ffmpeg run unreliable ({ffmpeg_unreliable(ffmpeg)})", flush=True)
         print(f"  phase (b) took {time.monotonic() - started:.0f} s", flush=True)
     report(Figures(vigil, ffmpeg))
 

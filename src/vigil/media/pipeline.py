@@ -115,8 +115,14 @@ class StreamPipeline:
         self.last_packet_s = now
         if self._attention:
             self._attend(packet, source, now)
+        ps = self._ps
         for ordered in self._reorder.push(packet, int(now * CLOCK_90K)):
-            self._ingest(ordered, now)
+            errors_before = ps.errors  # _ingest, inlined on this per-packet path
+            samples = ps.push(ordered)
+            if ps.errors != errors_before:
+                self._ps_error(now)
+            if samples:
+                self._publish(samples, now)
 
     def receive_rtcp(self) -> None:
         """RTCP on an RTP port is ignored (GB/T 28181 reference §12: optional, mostly absent)."""
@@ -285,13 +291,17 @@ class StreamPipeline:
         errors_before = ps.errors
         samples = ps.push(packet)
         if ps.errors != errors_before:
-            self.last_error = f"PS: {ps.last_error}"
-            detail = f"PS error: {ps.last_error}"
-            if ps.last_error and ps.last_error.startswith("demuxer restarted"):
-                detail += f" (payload type {self._payload_type})"
-            self.record(EventKind.PS_ERROR, detail, at_s=now)
+            self._ps_error(now)
         if samples:
             self._publish(samples, now)
+
+    def _ps_error(self, now: float) -> None:
+        ps = self._ps
+        self.last_error = f"PS: {ps.last_error}"
+        detail = f"PS error: {ps.last_error}"
+        if ps.last_error and ps.last_error.startswith("demuxer restarted"):
+            detail += f" (payload type {self._payload_type})"
+        self.record(EventKind.PS_ERROR, detail, at_s=now)
 
     def _publish(self, samples: list[Sample], now: float) -> None:
         hub = self.hub

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import struct
 from collections.abc import Callable
 
 from vigil.media.pipeline import StreamPipeline
@@ -37,6 +38,8 @@ logger = logging.getLogger(__name__)
 MAX_DATAGRAM = 65536
 DRAIN_BATCH = 512  # datagrams per readiness callback: bounded so other callbacks run too
 MAX_REMEMBERED_OWNERS = 256
+# RTP octet 1 (marker, payload type; RTCP packet type) and the SSRC (octets 8-11) in one go.
+_OCTET_1_AND_SSRC = struct.Struct("!xB6xI")
 Clock = Callable[[], float]
 
 
@@ -76,13 +79,13 @@ class SharedPortProtocol(asyncio.DatagramProtocol):
     def receive(self, data: bytes, source: Address, now: float) -> None:
         self.datagrams += 1
         if len(data) >= 12 and data[0] & 0xC0 == 0x80:
-            if 200 <= data[1] <= 204:  # RTCP: the sender's SSRC is in octets 4-7
+            b1, ssrc = _OCTET_1_AND_SSRC.unpack_from(data)
+            if 200 <= b1 <= 204:  # RTCP: the sender's SSRC is in octets 4-7
                 self.rtcp_packets += 1
                 rtcp_owner = self._streams.get(int.from_bytes(data[4:8], "big"))
                 if rtcp_owner is not None:
                     rtcp_owner.receive_rtcp()
                 return
-            ssrc = int.from_bytes(data[8:12], "big")
             pipeline = self._streams.get(ssrc)
             if pipeline is not None:
                 pipeline.receive(data, source, now)

@@ -15,7 +15,8 @@ stream and may exceed 2**33.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
 
 class Codec(enum.Enum):
@@ -32,12 +33,26 @@ class Codec(enum.Enum):
         return self in (Codec.H264, Codec.H265)
 
 
+class NalUnits(NamedTuple):
+    """Where the NAL units of one Annex-B buffer are, as found by whoever scanned it first.
+
+    ``ranges`` holds ``(start, end)`` of every NAL unit of ``data``, start codes excluded,
+    exactly as ``h264.annexb.nal_unit_ranges(data)`` returns them. Scanning a frame for
+    start codes is the costliest step of the media path per byte; the PS demuxer has done it
+    anyway, so it attaches the result and the fMP4 writers and keyframe parsing reuse it.
+    """
+
+    data: bytes  # the very buffer described: ranges apply only while it is the sample's
+    ranges: list[tuple[int, int]]
+
+
 @dataclass(slots=True)
 class Sample:
     """One access unit (video: Annex-B bytes) or audio frame, timestamps in 90 kHz units.
 
     ``duration_90k`` is ``None`` when the producer cannot know it yet (live sources learn a
-    frame's duration only from the next frame).
+    frame's duration only from the next frame). ``nal_units`` is optional bookkeeping of
+    the producer (not part of equality).
     """
 
     codec: Codec
@@ -46,6 +61,13 @@ class Sample:
     is_key: bool
     data: bytes
     duration_90k: int | None = None
+    nal_units: NalUnits | None = field(default=None, compare=False, repr=False)
+
+    def nal_ranges(self) -> list[tuple[int, int]] | None:
+        """The producer's NAL unit ranges of ``data`` (see :class:`NalUnits`), if it gave
+        them for this very buffer; None: scan ``data``."""
+        known = self.nal_units
+        return known.ranges if known is not None and known.data is self.data else None
 
 
 @dataclass(frozen=True, slots=True)

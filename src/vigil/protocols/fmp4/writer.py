@@ -19,14 +19,15 @@ by one tick (counted). Audio samples are not written (``ignored_samples``).
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass
 
 from vigil.protocols.errors import ParseError
-from vigil.protocols.fmp4.fragment import FragmentSample, fragment
+from vigil.protocols.fmp4.fragment import fragment_header, one_sample_header
 from vigil.protocols.fmp4.init_segment import init_segment
 from vigil.protocols.h264 import access_unit as h264_au
 from vigil.protocols.h264 import sps as h264_sps
-from vigil.protocols.h264.annexb import to_length_prefixed
+from vigil.protocols.h264.annexb import length_prefixed_parts
 from vigil.protocols.h265 import access_unit as h265_au
 from vigil.protocols.h265 import sps as h265_sps
 from vigil.protocols.samples import Codec, ParameterSets, Sample
@@ -34,6 +35,10 @@ from vigil.protocols.samples import Codec, ParameterSets, Sample
 _H264_DROP = frozenset({9, 12})  # AUD, filler data
 _H265_DROP = frozenset({35, 38})  # AUD, filler data
 DEFAULT_DURATION_90K = 3600
+_MAX_CACHED_PARAMETER_BYTES = 1024  # real parameter sets are tens of bytes
+
+# A sample waiting for its fragment: dts, cts offset, key, length-prefixed pieces, size.
+_Pending = tuple[int, int, bool, list[bytes | memoryview], int]
 
 
 class FragmentMode(enum.Enum):
@@ -65,15 +70,34 @@ class Fmp4WriterStats:
 
 def parameter_sets_of(sample: Sample) -> ParameterSets | None:
     """Parameter sets carried in-band by a (key) access unit, or None."""
+    ranges = sample.nal_ranges()
     if sample.codec is Codec.H265:
-        info = h265_au.scan_access_unit(sample.data)
+        info = h265_au.scan_access_unit(sample.data, ranges)
         if info.vps and info.sps and info.pps:
-            return h265_sps.parameter_sets(info.vps, info.sps, info.pps)
+            return _parsed(Codec.H265, info.sps, info.pps, info.vps)
         return None
-    info264 = h264_au.scan_access_unit(sample.data)
+    info264 = h264_au.scan_access_unit(sample.data, ranges)
     if info264.sps and info264.pps:
-        return h264_sps.parameter_sets(info264.sps, info264.pps)
+        return _parsed(Codec.H264, info264.sps, info264.pps, None)
     return None
+
+
+def _parsed(codec: Codec, sps: bytes, pps: bytes, vps: bytes | None) -> ParameterSets:
+    """Every keyframe repeats the same few parameter sets, and every consumer of a stream
+    (pipeline, each viewer's writer, the recorder) looks at them: parse each set once."""
+    if len(sps) + len(pps) + len(vps or b"") > _MAX_CACHED_PARAMETER_BYTES:
+        return _parse(codec, sps, pps, vps)
+    return _parse_cached(codec, sps, pps, vps)
+
+
+def _parse(codec: Codec, sps: bytes, pps: bytes, vps: bytes | None) -> ParameterSets:
+    if codec is Codec.H265:
+        assert vps is not None
+        return h265_sps.parameter_sets(vps, sps, pps)
+    return h264_sps.parameter_sets(sps, pps)
+
+
+_parse_cached = functools.lru_cache(maxsize=256)(_parse)  # ParseError is never cached
 
 
 class Fmp4Writer:
@@ -96,7 +120,8 @@ class Fmp4Writer:
         self._origin: int | None = None
         self._last_dts: int | None = None
         self._duration = DEFAULT_DURATION_90K
-        self._pending: list[tuple[int, int, bool, bytes]] = []  # dts, cts offset, key, data
+        self._per_frame = mode is FragmentMode.FRAME
+        self._pending: list[_Pending] = []
         self._pending_bytes = 0
 
     @property
@@ -105,55 +130,75 @@ class Fmp4Writer:
         return self.params.codec_string if self.params else None
 
     def push(self, sample: Sample) -> list[bytes]:
-        return [segment.data for segment in self.push_segments(sample)]
+        out: list[bytes] = []
+        self._push(sample, out, None)
+        return out
 
     def flush(self) -> list[bytes]:
-        return [segment.data for segment in self.flush_segments()]
+        out: list[bytes] = []
+        self._flush(out, None)
+        return out
 
     def push_segments(self, sample: Sample) -> list[Fmp4Segment]:
         """Like :meth:`push`, with timing metadata for each output (for recording indexes)."""
-        if not sample.codec.is_video:
-            self.stats.ignored_samples += 1
-            return []
-        out: list[Fmp4Segment] = []
-        if sample.is_key:
-            self._update_parameters(sample, out)
-        if self.params is None:
-            self.stats.dropped_before_key += 1
-            return out
-        if self._origin is None:
-            self._origin = sample.dts_90k
-        dts = sample.dts_90k - self._origin
-        if self._last_dts is not None and dts <= self._last_dts:
-            dts = self._last_dts + 1
-            self.stats.fixed_timestamps += 1
-        if self._last_dts is not None:
-            delta = dts - self._last_dts
-            if delta <= 90000:
-                self._duration = delta
-        hevc = sample.codec is Codec.H265
-        data = to_length_prefixed(sample.data, _H265_DROP if hevc else _H264_DROP, hevc=hevc)
-        cut = self.mode is FragmentMode.FRAME or (
-            sample.is_key
-            or len(self._pending) >= self.max_fragment_samples
-            or self._pending_bytes + len(data) > self.max_fragment_bytes
-        )
-        if cut and self._pending:
-            out.append(self._write(next_dts=dts))
-        self._pending.append((dts, sample.pts_90k - sample.dts_90k, sample.is_key, data))
-        self._pending_bytes += len(data)
-        self._last_dts = dts
-        if sample.duration_90k and self.mode is FragmentMode.FRAME:
-            out.append(self._write(next_dts=dts + sample.duration_90k))
-        return out
+        segments: list[Fmp4Segment] = []
+        self._push(sample, [], segments)
+        return segments
 
     def flush_segments(self) -> list[Fmp4Segment]:
         """End of stream: write what is pending (last duration estimated)."""
-        if not self._pending or self._last_dts is None:
-            return []
-        return [self._write(next_dts=self._last_dts + self._duration)]
+        segments: list[Fmp4Segment] = []
+        self._flush([], segments)
+        return segments
 
-    def _update_parameters(self, sample: Sample, out: list[Fmp4Segment]) -> None:
+    # Outputs go to ``out`` (bytes) and, when the caller wants timing metadata, also to
+    # ``segments``: live view asks for bytes only and skips building Fmp4Segment objects.
+
+    def _push(self, sample: Sample, out: list[bytes], segments: list[Fmp4Segment] | None) -> None:
+        codec = sample.codec
+        hevc = codec is Codec.H265
+        if not hevc and codec is not Codec.H264:
+            self.stats.ignored_samples += 1
+            return
+        if sample.is_key:
+            self._update_parameters(sample, out, segments)
+        if self.params is None:
+            self.stats.dropped_before_key += 1
+            return
+        if self._origin is None:
+            self._origin = sample.dts_90k
+        dts = sample.dts_90k - self._origin
+        last = self._last_dts
+        if last is not None:
+            if dts <= last:
+                dts = last + 1
+                self.stats.fixed_timestamps += 1
+            if dts - last <= 90000:
+                self._duration = dts - last
+        parts, size = length_prefixed_parts(
+            sample.data, _H265_DROP if hevc else _H264_DROP, hevc=hevc, ranges=sample.nal_ranges()
+        )
+        pending = self._pending
+        if pending and (
+            self._per_frame
+            or sample.is_key
+            or len(pending) >= self.max_fragment_samples
+            or self._pending_bytes + size > self.max_fragment_bytes
+        ):
+            self._write(dts, out, segments)
+        self._pending.append((dts, sample.pts_90k - sample.dts_90k, sample.is_key, parts, size))
+        self._pending_bytes += size
+        self._last_dts = dts
+        if sample.duration_90k and self._per_frame:
+            self._write(dts + sample.duration_90k, out, segments)
+
+    def _flush(self, out: list[bytes], segments: list[Fmp4Segment] | None) -> None:
+        if self._pending and self._last_dts is not None:
+            self._write(self._last_dts + self._duration, out, segments)
+
+    def _update_parameters(
+        self, sample: Sample, out: list[bytes], segments: list[Fmp4Segment] | None
+    ) -> None:
         try:
             params = parameter_sets_of(sample)
         except ParseError:
@@ -161,37 +206,45 @@ class Fmp4Writer:
             return
         if params is None or params == self.params:
             return
-        if self._pending and self._last_dts is not None:
-            out.append(self._write(next_dts=self._last_dts + self._duration))
+        self._flush(out, segments)
         self.params = params
         self.init_segment = init_segment(params)
-        out.append(Fmp4Segment(self.init_segment, is_init=True))
+        out.append(self.init_segment)
+        if segments is not None:
+            segments.append(Fmp4Segment(self.init_segment, is_init=True))
 
-    def _write(self, *, next_dts: int) -> Fmp4Segment:
+    def _write(self, next_dts: int, out: list[bytes], segments: list[Fmp4Segment] | None) -> None:
         pending = self._pending
-        samples = [
-            FragmentSample(
-                data=data,
-                duration_90k=max(
-                    (pending[i + 1][0] if i + 1 < len(pending) else next_dts) - dts, 1
-                ),
-                is_key=key,
-                composition_offset_90k=cts,
-            )
-            for i, (dts, cts, key, data) in enumerate(pending)
-        ]
         self._sequence += 1
-        base = pending[0][0]
-        segment = Fmp4Segment(
-            fragment(self._sequence, base, samples),
-            is_init=False,
-            decode_time_90k=base,
-            duration_90k=max(next_dts - base, len(pending)),
-            sample_count=len(pending),
-            starts_with_key=pending[0][2],
-        )
+        base, cts, key, parts, size = pending[0]
+        if len(pending) == 1 and not cts:  # live view: one frame per fragment
+            header = one_sample_header(self._sequence, base, max(next_dts - base, 1), size, key)
+            data = b"".join((header, *parts))
+        else:
+            entries = [
+                (
+                    max((pending[i + 1][0] if i + 1 < len(pending) else next_dts) - dts, 1),
+                    n,
+                    k,
+                    c,
+                )
+                for i, (dts, c, k, _, n) in enumerate(pending)
+            ]
+            header = fragment_header(self._sequence, base, entries)
+            data = b"".join([header, *(p for entry in pending for p in entry[3])])
+        out.append(data)
+        if segments is not None:
+            segments.append(
+                Fmp4Segment(
+                    data,
+                    is_init=False,
+                    decode_time_90k=base,
+                    duration_90k=max(next_dts - base, len(pending)),
+                    sample_count=len(pending),
+                    starts_with_key=key,
+                )
+            )
         self.stats.fragments += 1
         self.stats.samples += len(pending)
         self._pending = []
         self._pending_bytes = 0
-        return segment

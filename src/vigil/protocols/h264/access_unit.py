@@ -55,12 +55,15 @@ def _is_i_slice(nal: bytes) -> bool:
         return False
 
 
-def scan_access_unit(data: Buffer) -> AccessUnitInfo:
-    """Keyframe flag and in-band SPS/PPS of an Annex-B access unit."""
+def scan_access_unit(data: Buffer, ranges: list[tuple[int, int]] | None = None) -> AccessUnitInfo:
+    """Keyframe flag and in-band SPS/PPS of an Annex-B access unit.
+
+    ``ranges``: the ``nal_unit_ranges`` of ``data`` when the caller already has them.
+    """
     buf = data if isinstance(data, bytes) else bytes(data)
     sps = pps = None
     idr = i_slice = False
-    for start, end in nal_unit_ranges(buf):
+    for start, end in nal_unit_ranges(buf) if ranges is None else ranges:
         kind = buf[start] & 0x1F
         if kind == NAL_IDR:
             idr = True

@@ -9,6 +9,8 @@ once per NAL unit, never per byte.
 
 from __future__ import annotations
 
+import struct
+
 from vigil.protocols.errors import ParseError
 
 START_CODE = b"\x00\x00\x01"
@@ -27,6 +29,7 @@ NAL_STAP_A = 24  # RFC 6184 §5.7.1
 NAL_FU_A = 28  # RFC 6184 §5.8
 
 Buffer = bytes | bytearray | memoryview
+_U32 = struct.Struct("!I")
 
 
 def nal_unit_ranges(data: Buffer) -> list[tuple[int, int]]:
@@ -73,19 +76,36 @@ def nal_type(nal: Buffer) -> int:
     return nal[0] & 0x1F
 
 
-def to_length_prefixed(data: Buffer, drop_types: frozenset[int], *, hevc: bool) -> bytes:
-    """Annex-B → NAL units behind 4-byte big-endian lengths (ISO/IEC 14496-15 §5.3.2, §8.3.2).
+def length_prefixed_parts(
+    data: Buffer,
+    drop_types: frozenset[int],
+    *,
+    hevc: bool,
+    ranges: list[tuple[int, int]] | None = None,
+) -> tuple[list[bytes | memoryview], int]:
+    """Annex-B → NAL units behind 4-byte big-endian lengths (ISO/IEC 14496-15 §5.3.2, §8.3.2),
+    as pieces to join and their total size.
 
     NAL units whose type (H.264 §7.3.1, or H.265 §7.3.1.2 when ``hevc``) is in
-    ``drop_types`` are left out. Slices are memoryviews; the join is the only copy.
+    ``drop_types`` are left out. The NAL units are memoryview slices of ``data`` (kept
+    alive by them): the fMP4 writer joins them straight into a fragment, one copy in all.
+    ``ranges``: the :func:`nal_unit_ranges` of ``data`` when the caller already has them.
     """
     buf = data if isinstance(data, bytes) else bytes(data)
     view = memoryview(buf)
     parts: list[bytes | memoryview] = []
-    for start, end in nal_unit_ranges(buf):
+    size = 0
+    pack = _U32.pack
+    for start, end in nal_unit_ranges(buf) if ranges is None else ranges:
         kind = (buf[start] >> 1) & 0x3F if hevc else buf[start] & 0x1F
         if kind in drop_types:
             continue
-        parts.append((end - start).to_bytes(4, "big"))
+        parts.append(pack(end - start))
         parts.append(view[start:end])
-    return b"".join(parts)
+        size += end - start + 4
+    return parts, size
+
+
+def to_length_prefixed(data: Buffer, drop_types: frozenset[int], *, hevc: bool) -> bytes:
+    """:func:`length_prefixed_parts` joined into one buffer."""
+    return b"".join(length_prefixed_parts(data, drop_types, hevc=hevc)[0])

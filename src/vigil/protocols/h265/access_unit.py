@@ -44,12 +44,15 @@ def starts_access_unit(nal: Buffer) -> bool:
     return False
 
 
-def scan_access_unit(data: Buffer) -> AccessUnitInfo:
-    """Keyframe flag and in-band VPS/SPS/PPS of an Annex-B access unit."""
+def scan_access_unit(data: Buffer, ranges: list[tuple[int, int]] | None = None) -> AccessUnitInfo:
+    """Keyframe flag and in-band VPS/SPS/PPS of an Annex-B access unit.
+
+    ``ranges``: the ``nal_unit_ranges`` of ``data`` when the caller already has them.
+    """
     buf = data if isinstance(data, bytes) else bytes(data)
     vps = sps = pps = None
     irap = False
-    for start, end in nal_unit_ranges(buf):
+    for start, end in nal_unit_ranges(buf) if ranges is None else ranges:
         kind = (buf[start] >> 1) & 0x3F
         if IRAP_FIRST <= kind <= IRAP_LAST:
             irap = True

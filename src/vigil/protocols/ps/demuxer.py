@@ -26,6 +26,7 @@ frame, at the join); callers must not mutate them.
 from __future__ import annotations
 
 import re
+import struct
 from dataclasses import dataclass, field
 
 from vigil.protocols.errors import ParseError
@@ -37,6 +38,7 @@ _PS_START = re.compile(rb"\x00\x00\x01[\xb9-\xff]")  # never inside H.264/H.265 
 _PACK_START = re.compile(re.escape(h.PACK_START))
 MAX_FRAME_BYTES = 8 * 1024 * 1024
 MAX_PSM_BYTES = 1024
+_U32 = struct.Struct("!I")
 
 
 @dataclass(slots=True)
@@ -134,8 +136,11 @@ class PsDemuxer:
         while pos < n:
             if self._pes_left:
                 take = min(self._pes_left, n - pos)
-                if self._target is not None:
-                    self._append(self._target, view[pos : pos + take])
+                target = self._target
+                if target is not None:  # _append, inlined: once per PES
+                    target.append(view[pos : pos + take])
+                    if target.size > self.max_frame_bytes:
+                        self._error(f"frame larger than {self.max_frame_bytes} bytes")
                 self._pes_left -= take
                 pos += take
                 if not self._pes_left:
@@ -174,9 +179,10 @@ class PsDemuxer:
         avail = len(view) - pos
         if avail < 4:
             return 0
-        if view[pos] or view[pos + 1] or view[pos + 2] != 1:
+        code = _U32.unpack_from(view, pos)[0]
+        if code >> 8 != 1:
             return self._error("no start code where a PS unit should begin")
-        sid = view[pos + 3]
+        sid = code & 0xFF
         if sid == 0xBA:
             return self._pack_header(view, pos)
         if sid == h.PROGRAM_END_ID:
@@ -201,7 +207,7 @@ class PsDemuxer:
                     self._tracks[sid_].codec = codec
             return 6 + length
         declared = self.stats.codecs.get(sid)
-        if (h.is_video_id(sid) or h.is_audio_id(sid)) and not isinstance(declared, int):
+        if 0xC0 <= sid <= 0xEF and not isinstance(declared, int):  # audio or video stream id
             return self._pes(view, pos, sid)
         # System header, private streams 1/2 (Hikvision metadata), padding, streams of
         # unsupported types (SVAC, MPEG-4 …) and other stream ids: skipped by length.
@@ -272,12 +278,17 @@ class PsDemuxer:
         if sample is None:
             return
         self._out.append(sample)
+        stats = self.stats
         if sample.codec.is_video:
-            self.stats.video_frames += 1
+            stats.video_frames += 1
         else:
-            self.stats.audio_frames += 1
-        self.stats.repaired_timestamps = sum(t.repaired for t in self._tracks.values())
-        self.stats.unknown_bytes = sum(t.dropped_bytes for t in self._tracks.values())
+            stats.audio_frames += 1
+        repaired = unknown = 0
+        for track in self._tracks.values():  # a loop, not sum(): once per frame
+            repaired += track.repaired
+            unknown += track.dropped_bytes
+        stats.repaired_timestamps = repaired
+        stats.unknown_bytes = unknown
         self._errors_in_a_row = 0
 
     def _error(self, reason: str) -> int:

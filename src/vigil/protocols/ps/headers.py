@@ -7,7 +7,7 @@ lengths: every length is checked against the bytes present, overruns raise Parse
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from vigil.protocols.errors import ParseError
 from vigil.protocols.samples import Codec
@@ -33,6 +33,10 @@ STREAM_TYPES: dict[int, Codec] = {
 STREAM_TYPE_OF: dict[Codec, int] = {codec: st for st, codec in STREAM_TYPES.items()}
 
 _U16 = struct.Struct("!H")
+# The fixed part of a PES header, after the start code prefix: stream_id, PES_packet_length,
+# then (MPEG-2) the two flag bytes and PES_header_data_length (§2.4.3.6).
+_PES_FIXED = struct.Struct("!3xBHBBB")
+_TIMESTAMP = struct.Struct("!BHH")  # the 5 bytes of a PTS/DTS: 3 bits, then 2 × (15 bits, marker)
 
 
 def is_video_id(stream_id: int) -> bool:
@@ -45,8 +49,9 @@ def is_audio_id(stream_id: int) -> bool:
 
 def decode_timestamp(data: bytes | memoryview, offset: int) -> int:
     """A 33-bit PTS/DTS from its 5-byte form (§2.4.3.7); marker bits are not checked."""
-    b0, b1, b2, b3, b4 = data[offset : offset + 5]
-    return ((b0 >> 1) & 0x07) << 30 | b1 << 22 | (b2 >> 1) << 15 | b3 << 7 | b4 >> 1
+    b0, high, low = _TIMESTAMP.unpack_from(data, offset)
+    value: int = ((b0 >> 1) & 0x07) << 30 | (high >> 1) << 15 | low >> 1
+    return value
 
 
 def encode_timestamp(prefix: int, ts: int) -> bytes:
@@ -63,9 +68,11 @@ def encode_timestamp(prefix: int, ts: int) -> bytes:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class PesHeader:
-    """A parsed PES header: where the payload starts and how long it is (None: unbounded)."""
+class PesHeader(NamedTuple):
+    """A parsed PES header: where the payload starts and how long it is (None: unbounded).
+
+    A named tuple rather than a dataclass: one is built per PES, and tuples build fastest.
+    """
 
     stream_id: int
     header_size: int  # bytes from the start code to the payload
@@ -82,16 +89,13 @@ def parse_pes_header(data: bytes | memoryview, pos: int) -> PesHeader | None:
     avail = len(data) - pos
     if avail < 9:
         return None
-    stream_id = data[pos + 3]
-    length = _U16.unpack_from(data, pos + 4)[0]
-    flags = data[pos + 6]
+    stream_id, length, flags, flags2, hdl = _PES_FIXED.unpack_from(data, pos)
     pts = dts = None
     if flags & 0xC0 == 0x80:  # MPEG-2: '10' scrambling priority alignment copyright original
-        hdl = data[pos + 8]
         header_size = 9 + hdl
         if avail < header_size:
             return None
-        pts_dts = data[pos + 7] >> 6
+        pts_dts = flags2 >> 6
         if pts_dts == 1:
             raise ParseError("PES PTS_DTS_flags value 01 is forbidden")
         if pts_dts and hdl < 5 * (pts_dts - 1):

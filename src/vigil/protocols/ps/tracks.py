@@ -18,7 +18,7 @@ from vigil.protocols.errors import ParseError
 from vigil.protocols.h264.annexb import nal_unit_ranges
 from vigil.protocols.media_bytes import BitReader, unescape_rbsp
 from vigil.protocols.ps.headers import is_video_id
-from vigil.protocols.samples import Codec, Sample
+from vigil.protocols.samples import Codec, NalUnits, Sample
 
 PTS_MODULUS = 1 << 33
 DEFAULT_FRAME_90K = 3600  # 25 fps, the GB/T 28181 default
@@ -79,6 +79,7 @@ class Track:
     __slots__ = (
         "_au",
         "_au_dts",
+        "_au_nal",
         "_au_pts",
         "_au_size",
         "_duration",
@@ -113,6 +114,7 @@ class Track:
         self._pes_dts: int | None = None
         self._au: list[Chunk] = []
         self._au_size = 0
+        self._au_nal: NalUnits | None = None  # the scan of _au[0] when it is the whole unit
         self._au_pts: int | None = None
         self._au_dts: int | None = None
         self._has_vcl = self._has_sps = self._key = False
@@ -159,6 +161,7 @@ class Track:
     def reset(self) -> None:
         self._pes, self._pes_size = [], 0
         self._au, self._au_size = [], 0
+        self._au_nal = None
         self._au_pts = self._au_dts = None
         self._has_vcl = self._has_sps = self._key = False
 
@@ -231,7 +234,12 @@ class Track:
             elif not hevc and kind == 7:
                 self._has_sps = True
         if cursor < len(data):
-            self._au.append(view[cursor:] if cursor else data)
+            if cursor:
+                self._au.append(view[cursor:])
+            else:
+                if not self._au:  # the unit may be just this payload: keep its scan
+                    self._au_nal = NalUnits(data, ranges)
+                self._au.append(data)
             self._au_size += len(data) - cursor
         if pts is not None and self._au_pts is None:
             self._au_pts, self._au_dts = pts, dts
@@ -243,8 +251,12 @@ class Track:
             return None
         data = self._au[0] if len(self._au) == 1 else b"".join(self._au)
         data = data if isinstance(data, bytes) else bytes(data)
+        nal = self._au_nal
+        if nal is not None and nal.data is not data:  # more was appended after the scan
+            nal = None
         pts, dts, is_key = self._au_pts, self._au_dts, self._key
         self._au, self._au_size = [], 0
+        self._au_nal = None
         self._au_pts = self._au_dts = None
         self._has_vcl = self._has_sps = self._key = False
         if pts is None:
@@ -262,4 +274,4 @@ class Track:
             self.codec = self.codec or guess_audio_codec(data)
             return Sample(self.codec, pts_ext, dts_ext, True, data)
         assert self.codec is not None
-        return Sample(self.codec, pts_ext, dts_ext, is_key, data)
+        return Sample(self.codec, pts_ext, dts_ext, is_key, data, None, nal)

@@ -41,6 +41,9 @@ class RtpPacket:
         if size > MAX_PACKET_SIZE:
             raise ParseError("RTP packet too large")
         b0, b1, sequence, timestamp, ssrc = _FIXED.unpack_from(data)
+        if b0 == 0x80:  # version 2 without padding, extension or CSRCs: nearly every packet
+            view = data if isinstance(data, memoryview) else memoryview(data)
+            return cls(b1 & 0x7F, sequence, timestamp, ssrc, view[HEADER_SIZE:], b1 > 0x7F)
         if b0 >> 6 != RTP_VERSION:
             raise ParseError(f"RTP version {b0 >> 6} is not 2")
         offset = HEADER_SIZE
