@@ -52,7 +52,7 @@ from vigil.recording.fragment_table import pack_fragments
 from vigil.recording.index import SegmentRow
 from vigil.recording.playback_reader import PlaybackReader
 from vigil.recording.playback_session import iso
-from vigil.recording.segment_files import SegmentFiles
+from vigil.recording.segment_reader import SegmentReader
 from vigil.recording.segment_writer import clip_samples, record_samples
 from vigil.settings import AuthSettings, RetentionSettings
 from vigil.sim.sim_media import encode_clip
@@ -135,7 +135,9 @@ def summary(label: str, samples_ms: list[float]) -> None:
     )
 
 
-async def reader_seeks(engine: AsyncEngine, files: SegmentFiles, at: list[datetime]) -> list[float]:
+async def reader_seeks(
+    engine: AsyncEngine, files: SegmentReader, at: list[datetime]
+) -> list[float]:
     out: list[float] = []
     for instant in at:
         started = time.perf_counter()
@@ -206,7 +208,7 @@ async def run(seeks: int, other_channels: int) -> None:
         print(f"Recording seek latency: {rows:,} segment rows ({other_channels + 1} channels × "
               f"a day of 60 s segments, 1 in 50 minutes missing), built in "
               f"{time.perf_counter() - began:.0f} s; {seeks} random instants")  # fmt: skip
-        files = SegmentFiles({POOL: pool})
+        files = SegmentReader({POOL: pool})
         at = instants(seeks)
         await reader_seeks(engine, files, at[:5])  # warm the page cache and the pool
         summary("reader: seek → first fragment", await reader_seeks(engine, files, at))
@@ -216,7 +218,7 @@ async def run(seeks: int, other_channels: int) -> None:
         ctx = ApiContext(
             engine=engine, auth=AuthSettings(), retention=RetentionSettings(),
             audit_key=load_or_create_audit_key(root), max_upload_bytes=1 << 20,
-            segment_files=files,
+            segment_reader=files,
         )  # fmt: skip
         port = _free_port()
         server = uvicorn.Server(

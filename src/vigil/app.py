@@ -38,7 +38,7 @@ from vigil.recorder import Recorder
 from vigil.recording.export_service import ExportService
 from vigil.recording.reconcile import reconcile
 from vigil.recording.retention_service import RetentionService
-from vigil.recording.segment_files import SegmentFiles
+from vigil.recording.segment_reader import SegmentReader
 from vigil.settings import Settings
 from vigil.signaling.server import SignalingServer
 from vigil.streams import LiveStreams
@@ -133,7 +133,9 @@ async def run(
     try:
         admin = await bootstrap_admin(engine, settings, audit_key)
         # Files and index rows agree before anything records or purges (DESIGN §6).
+        reconciled = asyncio.Event()
         await reconcile(engine, settings.storage_pools, fsync=settings.recording.fsync)
+        reconciled.set()
         signaling = SignalingServer(settings.sip, engine)
         media = MediaServer(settings.media)
         transcoders = (
@@ -152,9 +154,14 @@ async def run(
             signaling, media, settings, invite_timeout_s=settings.media.invite_timeout_s
         )
         # Age limits, pool quotas and the full policy (recording.retention); the recorder
-        # asks retention.pool_full(pool) before opening a segment file.
+        # asks retention.pool_full(pool) before opening a segment file. The first pass
+        # waits for the reconciliation above.
         retention = RetentionService(
-            engine, settings.storage_pools, settings.recording, settings.retention
+            engine,
+            settings.storage_pools,
+            settings.recording,
+            settings.retention,
+            first_pass_after=reconciled.wait,
         )
         # Export jobs (MP4 + signed manifest), at most recording.export_concurrency at once.
         exports = ExportService.from_settings(engine, settings)
@@ -186,7 +193,7 @@ async def run(
             recorder=recorder,
             snapshotter=Snapshotter.from_settings(settings.media),
             transcoders=transcoders,
-            segment_files=SegmentFiles({p.name: p.path for p in settings.storage_pools}),
+            segment_reader=SegmentReader({p.name: p.path for p in settings.storage_pools}),
         )
         app = create_app(ctx, static_dir=STATIC_DIR)
         server = _Server(

@@ -23,19 +23,25 @@ import contextlib
 import itertools
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from vigil.media.errors import MediaError
 from vigil.media.hub import StreamHub
 from vigil.media.server import MediaServer
 from vigil.media.stream_handle import MediaTransport, StreamHandle
-from vigil.media.timeline import format_ssrc
+from vigil.play_session import (
+    PlayEvent,
+    free_ssrc,
+    invite_status,
+    media_address,
+    merged_timeline,
+    record_event,
+)
 from vigil.protocols.gb28181.manscdp import MediaStatusNotify
 from vigil.protocols.gb28181.mansrtsp import MansrtspRequest
-from vigil.protocols.sdp import build_media_offer, make_ssrc, ssrc_to_int
+from vigil.protocols.sdp import build_media_offer, ssrc_to_int
 from vigil.settings import Settings
-from vigil.signaling.errors import DeviceUnavailableError, QueryTimeoutError, SignalingError
+from vigil.signaling.errors import QueryTimeoutError, SignalingError
 from vigil.signaling.invite import InviteSession
 from vigil.signaling.server import SignalingServer
 
@@ -53,14 +59,6 @@ class PlaybackError(Exception):
         super().__init__(verdict)
         self.verdict = verdict
         self.status = status
-
-
-@dataclass(slots=True)
-class PlaybackEvent:
-    wall_time_s: float
-    kind: str
-    detail: str
-    source: str = "session"
 
 
 class DevicePlayback:
@@ -88,7 +86,7 @@ class DevicePlayback:
         self.scale = 1.0
         self.state: PlaybackState = "starting"
         self.verdict: str | None = None
-        self.events: list[PlaybackEvent] = []
+        self.events: list[PlayEvent] = []
         self.handle: StreamHandle | None = None
         self.invite: InviteSession | None = None
         self.started_wall_s = time.time()
@@ -102,9 +100,7 @@ class DevicePlayback:
         return self.handle.hub
 
     def add(self, kind: str, detail: str) -> None:
-        self.events.append(PlaybackEvent(time.time(), kind, detail))
-        if len(self.events) > 200:
-            del self.events[0]
+        record_event(self.events, kind, detail)
 
     def fail(self, verdict: str) -> None:
         if self.state not in ENDED_STATES:
@@ -157,19 +153,9 @@ class DevicePlayback:
 
     # ---- reporting -------------------------------------------------------------------
 
-    def timeline(self) -> list[PlaybackEvent]:
+    def timeline(self) -> list[PlayEvent]:
         """Session events and the media stream's events in time order."""
-        merged = list(self.events)
-        if self.handle is not None:
-            for event in self.handle.timeline():
-                detail = event.detail
-                if event.source is not None:
-                    detail += f" (from {event.source[0]}:{event.source[1]})"
-                if event.ssrc is not None:
-                    detail += f" [SSRC {format_ssrc(event.ssrc)}]"
-                merged.append(PlaybackEvent(event.wall_time_s, event.kind.value, detail, "media"))
-        merged.sort(key=lambda e: e.wall_time_s)
-        return merged
+        return merged_timeline(self.events, self.handle)
 
     def to_dict(self) -> dict[str, Any]:
         stats = self.handle.stats() if self.handle is not None else None
@@ -229,22 +215,17 @@ class DevicePlaybacks:
         return [play for play in plays if play.channel_id == channel_id]
 
     def _free_ssrc(self) -> str:
-        taken = {play.ssrc for play in self._plays.values()}
-        taken_ints = {h.ssrc for h in self._media.streams() if h.ssrc is not None}
-        for slot in range(1, 10_000):
-            ssrc = make_ssrc(self._settings.sip.id, slot, history=True)
-            if ssrc not in taken and ssrc_to_int(ssrc) not in taken_ints:
-                return ssrc
-        raise PlaybackError("no free SSRC slot: 9999 playbacks are open", status=503)
+        taken = (play.ssrc for play in self._plays.values())
+        ssrc = free_ssrc(self._settings.sip.id, self._media, taken, history=True)
+        if ssrc is None:
+            raise PlaybackError("no free SSRC slot: 9999 playbacks are open", status=503)
+        return ssrc
 
     def _media_ip(self, device_id: str) -> str:
-        advertised = self._settings.media.advertised_ip
-        if advertised:
-            return advertised
-        state = self.signaling.table.get(device_id)
-        if state is None or state.address is None:
+        address = media_address(self._settings, self.signaling, device_id)
+        if address is None:
             raise PlaybackError(f"device {device_id} is not online", status=503)
-        return self.signaling.transport.local_host_for(state.address)
+        return address
 
     async def open(
         self,
@@ -328,11 +309,8 @@ class DevicePlaybacks:
                 on_bye=lambda: self._on_device_bye(play),
             )
         except SignalingError as exc:
-            status = 504 if isinstance(exc, QueryTimeoutError) else 502
-            if isinstance(exc, DeviceUnavailableError):
-                status = 503
             play.fail(f"the INVITE failed: {exc}")
-            raise PlaybackError(play.verdict or str(exc), status=status) from None
+            raise PlaybackError(play.verdict or str(exc), status=invite_status(exc)) from None
         play.invite = invite
         if play.stopping:  # RTP silence ended it while the INVITE was in progress
             await self.signaling.bye(invite)

@@ -37,9 +37,13 @@ from vigil.play_session import (
     PlaySession,
     PlayState,
     describe_answer,
+    free_ssrc,
+    invite_status,
+    invite_verdict,
+    media_address,
     tcp_active_target,
 )
-from vigil.protocols.sdp import LIVE_PAYLOADS, build_media_offer, make_ssrc, ssrc_to_int
+from vigil.protocols.sdp import LIVE_PAYLOADS, build_media_offer, ssrc_to_int
 from vigil.settings import Settings
 from vigil.signaling.errors import (
     DeviceUnavailableError,
@@ -173,22 +177,17 @@ class LiveStreams:
         return LiveStream(self, play)
 
     def _free_ssrc(self) -> str:
-        taken = {p.session.ssrc for p in self._plays.values()}
-        taken_ints = {h.ssrc for h in self._media.streams() if h.ssrc is not None}
-        for slot in range(1, 10_000):
-            ssrc = make_ssrc(self._settings.sip.id, slot, history=False)
-            if ssrc not in taken and ssrc_to_int(ssrc) not in taken_ints:
-                return ssrc
-        raise PlayError("no free SSRC slot: 9999 live plays are open", status=503)
+        taken = (p.session.ssrc for p in self._plays.values())
+        ssrc = free_ssrc(self._settings.sip.id, self._media, taken, history=False)
+        if ssrc is None:
+            raise PlayError("no free SSRC slot: 9999 live plays are open", status=503)
+        return ssrc
 
     def _media_ip(self, device_id: str) -> str:
-        advertised = self._settings.media.advertised_ip
-        if advertised:
-            return advertised
-        state = self._signaling.table.get(device_id)
-        if state is None or state.address is None:
+        address = media_address(self._settings, self._signaling, device_id)
+        if address is None:
             raise PlayError(f"device {device_id} is not online", status=503)
-        return self._signaling.transport.local_host_for(state.address)
+        return address
 
     async def _open_media(self, play: _Play, remote: tuple[str, int] | None = None) -> StreamHandle:
         session = play.session
@@ -245,14 +244,11 @@ class LiveStreams:
                 on_bye=lambda: self._on_device_bye(play),
             )
         except (QueryFailedError, QueryTimeoutError, DeviceUnavailableError, SignalingError) as e:
-            status = 504 if isinstance(e, QueryTimeoutError) else 502
-            if isinstance(e, DeviceUnavailableError):
-                status = 503
-            session.fail(_invite_verdict(e))
+            session.fail(invite_verdict(e))
             if handle is not None:
                 self._media.close_stream(handle)
             self._finish(play)
-            raise PlayError(session.verdict or str(e), status=status) from None
+            raise PlayError(session.verdict or str(e), status=invite_status(e)) from None
         except BaseException:
             session.fail("the play was abandoned while the INVITE was in progress")
             if handle is not None:
@@ -365,24 +361,7 @@ class LiveStreams:
         session = play.session
         if play.stopping or session.handle is None:
             return
-        stats = session.handle.stats()
-        timeout_s = self._media.settings.no_data_timeout_s
-        answered = session.answer_summary or "no answer yet"
-        if stats.packets == 0:
-            verdict = (
-                f"no RTP within {timeout_s:g} s; the device answered with {answered}"
-                f" and was asked to send SSRC {session.ssrc} to the platform"
-            )
-        else:
-            verdict = (
-                f"RTP stopped for {timeout_s:g} s after {stats.packets} packets"
-                f" ({stats.frames} frames); the device answered with {answered}"
-            )
-        if stats.packets == 0 and stats.keyframes == 0:
-            silent = [e for e in session.handle.timeline() if e.kind.value == "silent"]
-            if silent and "unknown" in silent[-1].detail:
-                verdict += f"; {silent[-1].detail.split('; ', 1)[-1]}"
-        session.fail(verdict)
+        session.fail(session.silence_verdict(self._media.settings.no_data_timeout_s))
         self._spawn(self._stop(play, "no RTP"))
 
     def _on_device_bye(self, play: _Play) -> None:
@@ -402,13 +381,3 @@ class LiveStreams:
         for task in list(self._tasks):
             with contextlib.suppress(BaseException):
                 await task
-
-
-def _invite_verdict(error: Exception) -> str:
-    if isinstance(error, QueryTimeoutError):
-        return f"the device did not answer the INVITE: {error}"
-    if isinstance(error, DeviceUnavailableError):
-        return f"the device is not reachable: {error}"
-    if isinstance(error, QueryFailedError):
-        return f"the device refused the INVITE: {error}"
-    return f"the INVITE failed: {error}"

@@ -19,9 +19,9 @@ from tests.recording.synthetic_segments import (
 from vigil.db.tables import alarms, recording_events, recording_garbage
 from vigil.recording.alarms import list_alarms
 from vigil.recording.locks import create_lock, release_lock
+from vigil.recording.pools import DiskFree
 from vigil.recording.retention import (
     STORAGE_FULL,
-    DiskFree,
     PoolFullState,
     RetentionReport,
     channel_retention,

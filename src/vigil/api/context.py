@@ -15,7 +15,7 @@ from vigil.media.transcoder import TranscoderPool
 from vigil.playbacks import DevicePlaybacks
 from vigil.recorder import Recorder
 from vigil.recording.export_service import ExportService
-from vigil.recording.segment_files import SegmentFiles
+from vigil.recording.segment_reader import SegmentReader
 from vigil.settings import AuthSettings, RecordingSettings, RetentionSettings
 from vigil.signaling.server import SignalingServer
 from vigil.streams import LiveStreams
@@ -39,7 +39,7 @@ class ApiContext:
     exports: ExportService | None = None  # None: exports unavailable (503)
     recorder: Recorder | None = None  # None: continuous recording is off
     # Recorded playback and HLS read segment files through this; None: unavailable (503).
-    segment_files: SegmentFiles | None = None
+    segment_reader: SegmentReader | None = None
     # Coverage reports: local-day time zone and the segment length (the open segment).
     recording: RecordingSettings = field(default_factory=RecordingSettings)
     snapshotter: Snapshotter = field(default_factory=Snapshotter)

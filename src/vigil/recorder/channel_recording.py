@@ -31,8 +31,8 @@ from vigil.play_session import PlayError
 from vigil.recording import events
 from vigil.recording.alarms import clear_alarm, raise_alarm
 from vigil.recording.errors import StorageFullError
-from vigil.recording.index import NewSegment
-from vigil.recording.segment_writer import SegmentWriter, index_segments, next_run_id
+from vigil.recording.index import NewSegment, index_segments, next_run_id
+from vigil.recording.segment_writer import SegmentWriter
 from vigil.settings import RecordingSettings, StoragePool
 from vigil.streams import LiveStream
 

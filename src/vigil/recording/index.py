@@ -8,7 +8,8 @@ datetimes; media time is 90 kHz ticks.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -53,6 +54,15 @@ class NewSegment:
     sha256: str
     fragments: tuple[FragmentEntry, ...]
     recovered: bool = False
+
+    def as_row(self, segment_id: int) -> SegmentRow:
+        """The index row of this segment once inserted under ``segment_id``."""
+        return SegmentRow(id=segment_id, **_fields_of(self))
+
+
+def _fields_of(segment: NewSegment) -> dict[str, Any]:
+    """A new segment's fields by name: the ``segments`` columns but ``id``."""
+    return {f.name: getattr(segment, f.name) for f in fields(segment)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,28 +175,31 @@ async def video_params_by_id(engine: AsyncEngine, params_id: int) -> VideoParams
 
 async def insert_segment(conn: AsyncConnection, segment: NewSegment) -> int:
     """Index a segment whose file is complete and fsynced; returns the row id."""
-    result = await conn.execute(
-        segments.insert().values(
-            channel_id=segment.channel_id,
-            pool=segment.pool,
-            path=segment.path,
-            run_id=segment.run_id,
-            start_at=segment.start_at,
-            end_at=segment.end_at,
-            start_90k=segment.start_90k,
-            duration_90k=segment.duration_90k,
-            size_bytes=segment.size_bytes,
-            init_size_bytes=segment.init_size_bytes,
-            frames=segment.frames,
-            params_id=segment.params_id,
-            sha256=segment.sha256,
-            fragments=pack_fragments(segment.fragments),
-            recovered=segment.recovered,
-        )
-    )
+    values = _fields_of(segment) | {"fragments": pack_fragments(segment.fragments)}
+    result = await conn.execute(segments.insert().values(**values))
     key = result.inserted_primary_key
     assert key is not None
     return int(key[0])
+
+
+async def index_segments(engine: AsyncEngine, finished: Iterable[NewSegment]) -> list[SegmentRow]:
+    """Insert rows for finished (fsynced) segment files, in one transaction."""
+    batch = list(finished)
+    if not batch:
+        return []
+    async with engine.begin() as conn:
+        ids = [await insert_segment(conn, segment) for segment in batch]
+    return [segment.as_row(i) for i, segment in zip(ids, batch, strict=True)]
+
+
+async def next_run_id(engine: AsyncEngine, channel_id: str, start_at: datetime) -> int:
+    """A run id for the channel: the start in milliseconds, above every earlier run's."""
+    async with engine.connect() as conn:
+        highest = await conn.scalar(
+            sa.select(sa.func.max(segments.c.run_id)).where(segments.c.channel_id == channel_id)
+        )
+    candidate = int(start_at.timestamp() * 1000)
+    return max(candidate, int(highest or 0) + 1)
 
 
 async def segments_between(

@@ -37,7 +37,7 @@ from vigil.protocols.fmp4.retime import retime_fragment
 from vigil.recording.errors import IndexCorruptError, SegmentFileError
 from vigil.recording.fragment_table import FragmentEntry
 from vigil.recording.index import SegmentRow, VideoParams, segments_from, video_params_by_id
-from vigil.recording.segment_files import SegmentFiles
+from vigil.recording.segment_reader import SegmentReader
 
 TICKS_PER_S = 90_000
 BATCH_SEGMENTS = 32
@@ -87,7 +87,7 @@ class PlaybackReader:
     def __init__(
         self,
         engine: AsyncEngine,
-        files: SegmentFiles,
+        files: SegmentReader,
         channel_id: str,
         start_at: datetime,
         *,

@@ -38,7 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from vigil.protocols.fmp4.fragment_reader import keyframe_fragment
 from vigil.recording.playback_clock import SPEEDS, PlaybackClock
 from vigil.recording.playback_reader import TICKS_PER_S, PlaybackItem, PlaybackReader
-from vigil.recording.segment_files import SegmentFiles
+from vigil.recording.segment_reader import SegmentReader
 
 KEYFRAMES_ONLY_ABOVE = 2
 MAX_RANGES = 50  # played ranges kept for the audit record
@@ -72,7 +72,7 @@ class PlaybackSession:
     def __init__(
         self,
         engine: AsyncEngine,
-        files: SegmentFiles,
+        files: SegmentReader,
         channel_id: str,
         start_at: datetime,
         *,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vigil.db.tables import segments
 from vigil.settings import StoragePool
+
+DiskFree = Callable[[Path], tuple[int, int]]  # directory → (total bytes, free bytes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +48,13 @@ class PoolUsage:
         return self.room_bytes <= 0
 
     @property
+    def capacity_bytes(self) -> int:
+        """What the pool may hold: its quota, or its filesystem when smaller or unlimited."""
+        if self.quota_bytes:
+            return min(self.fs_total_bytes, self.quota_bytes)
+        return self.fs_total_bytes
+
+    @property
     def used_fraction(self) -> float:
         """Share of the quota (or of the filesystem) in use, 0..1+."""
         limit = self.quota_bytes or self.fs_total_bytes
@@ -57,17 +66,21 @@ def pool_dirs(pools: Iterable[StoragePool]) -> dict[str, Path]:
     return {pool.name: pool.path for pool in pools}
 
 
-def _filesystem(path: Path) -> tuple[int, int]:
-    """(free bytes for unprivileged writers, total bytes) of the filesystem holding path."""
-    probe = path
+def disk_free(directory: Path) -> tuple[int, int]:
+    """(total bytes, free bytes for unprivileged writers) of the filesystem holding directory."""
+    probe = directory
     while not probe.exists() and probe.parent != probe:
         probe = probe.parent  # the pool directory is created on the first write
     stat = os.statvfs(probe)
-    return stat.f_bavail * stat.f_frsize, stat.f_blocks * stat.f_frsize
+    return stat.f_blocks * stat.f_frsize, stat.f_bavail * stat.f_frsize
 
 
 async def pool_usage(
-    engine: AsyncEngine, pools: Sequence[StoragePool], *, min_free_bytes: int = 0
+    engine: AsyncEngine,
+    pools: Sequence[StoragePool],
+    *,
+    min_free_bytes: int = 0,
+    free_of: DiskFree = disk_free,
 ) -> dict[str, PoolUsage]:
     """Usage of every pool: indexed bytes per pool plus filesystem free space."""
     s = segments.c
@@ -82,7 +95,7 @@ async def pool_usage(
     indexed = {str(name): (int(total), int(count)) for name, total, count in rows}
     out: dict[str, PoolUsage] = {}
     for pool in pools:
-        free, total = await asyncio.to_thread(_filesystem, pool.path)
+        total, free = await asyncio.to_thread(free_of, pool.path)
         used, count = indexed.get(pool.name, (0, 0))
         out[pool.name] = PoolUsage(
             name=pool.name,

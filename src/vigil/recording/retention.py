@@ -31,10 +31,10 @@ ever names a missing file.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -48,6 +48,7 @@ from vigil.recording.alarms import clear_alarm, raise_alarm
 from vigil.recording.garbage import delete_segments
 from vigil.recording.index import SegmentRow, segment_from_row
 from vigil.recording.locks import LockedRanges, active_lock_ranges, is_locked
+from vigil.recording.pools import DiskFree, disk_free, pool_usage
 from vigil.recording.storage_alarm import (
     stake_by_channel,
     stake_json,
@@ -60,8 +61,6 @@ logger = logging.getLogger(__name__)
 STORAGE_FULL = "storage_full"  # alarm kind
 CLEAR_MARGIN_FRACTION = 0.05
 _BATCH_ROWS = 500
-
-DiskFree = Callable[[Path], tuple[int, int]]  # directory → (total bytes, free bytes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,15 +112,6 @@ class RetentionReport:
     full_pools: list[str] = field(default_factory=list)
 
 
-def disk_free(directory: Path) -> tuple[int, int]:
-    """Total and free bytes of the filesystem holding ``directory`` (or its nearest parent)."""
-    probe = directory
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    usage = shutil.disk_usage(probe)
-    return usage.total, usage.free
-
-
 async def _retention_by_channel(
     conn: AsyncConnection, retention: RetentionSettings
 ) -> dict[str, ChannelRetention]:
@@ -130,28 +120,12 @@ async def _retention_by_channel(
     return {str(i): channel_retention(int(k), d, retention) for i, k, d in rows}
 
 
-async def _pool_bytes(conn: AsyncConnection, pool: str) -> int:
-    total = await conn.scalar(
-        sa.select(sa.func.coalesce(sa.func.sum(segments.c.size_bytes), 0)).where(
-            segments.c.pool == pool
-        )
-    )
-    return int(total or 0)
-
-
 async def _over_bytes(
     engine: AsyncEngine, pool: StoragePool, min_free_bytes: int, free_of: DiskFree
 ) -> tuple[int, int]:
     """(bytes over the pool's limits — negative when under, the pool's capacity)."""
-    async with engine.connect() as conn:
-        used = await _pool_bytes(conn, pool.name)
-    total, free = free_of(pool.path)
-    over = min_free_bytes - free
-    capacity = total
-    if pool.quota_bytes:
-        over = max(over, used - pool.quota_bytes)
-        capacity = min(total, pool.quota_bytes)
-    return over, capacity
+    usage = await pool_usage(engine, [pool], min_free_bytes=min_free_bytes, free_of=free_of)
+    return -usage[pool.name].room_bytes, usage[pool.name].capacity_bytes
 
 
 async def _purge_aged(
@@ -180,40 +154,30 @@ async def _purge_aged(
         ).all()
     for channel_id in candidates:
         cutoff = now - timedelta(days=policy.get(channel_id, unknown).keep_days)
-        last: tuple[datetime, int] | None = None
-        while True:
-            query = sa.select(segments).where(
-                s.channel_id == channel_id, s.start_at <= cutoff, s.end_at <= cutoff
-            )
-            if last is not None:  # keyset: locked rows stay behind, never re-read
-                query = query.where(
-                    sa.or_(s.start_at > last[0], sa.and_(s.start_at == last[0], s.id > last[1]))
+        aged = _oldest_first(
+            engine, s.channel_id == channel_id, s.start_at <= cutoff, s.end_at <= cutoff
+        )
+        async with contextlib.aclosing(aged) as pages:
+            async for rows in pages:
+                doomed = [r for r in rows if not is_locked(locks, channel_id, r.start_at, r.end_at)]
+                report.bytes_freed += await delete_segments(
+                    engine, pool_dirs, doomed, "retention", fsync=fsync
                 )
-            async with engine.connect() as conn:
-                rows = [
-                    segment_from_row(r)
-                    for r in await conn.execute(query.order_by(s.start_at, s.id).limit(_BATCH_ROWS))
-                ]
-            if not rows:
-                break
-            last = (rows[-1].start_at, rows[-1].id)
-            doomed = [r for r in rows if not is_locked(locks, channel_id, r.start_at, r.end_at)]
-            report.bytes_freed += await delete_segments(
-                engine, pool_dirs, doomed, "retention", fsync=fsync
-            )
-            report.aged_segments += len(doomed)
+                report.aged_segments += len(doomed)
 
 
-async def _oldest(
-    engine: AsyncEngine, pool: str, need_bytes: int, wanted: Callable[[SegmentRow], bool]
-) -> list[SegmentRow]:
-    """The pool's oldest segments accepted by ``wanted`` adding up to ``need_bytes``."""
-    chosen: list[SegmentRow] = []
-    total = 0
-    last: tuple[datetime, int] | None = None
+async def _oldest_first(
+    engine: AsyncEngine, *conditions: sa.ColumnElement[bool]
+) -> AsyncGenerator[list[SegmentRow], None]:
+    """Pages of the segments meeting ``conditions``, oldest first.
+
+    Keyset pagination on (start_at, id): rows a caller keeps (locked, unwanted) stay behind
+    the last page read and are never read again; rows it deletes do not shift the pages.
+    """
     s = segments.c
-    while total < need_bytes:
-        query = sa.select(segments).where(s.pool == pool)
+    last: tuple[datetime, int] | None = None
+    while True:
+        query = sa.select(segments).where(*conditions)
         if last is not None:
             query = query.where(
                 sa.or_(s.start_at > last[0], sa.and_(s.start_at == last[0], s.id > last[1]))
@@ -224,14 +188,27 @@ async def _oldest(
                 for r in await conn.execute(query.order_by(s.start_at, s.id).limit(_BATCH_ROWS))
             ]
         if not rows:
-            break
+            return
         last = (rows[-1].start_at, rows[-1].id)
-        for row in rows:
-            if wanted(row):
-                chosen.append(row)
-                total += row.size_bytes
-                if total >= need_bytes:
-                    break
+        yield rows
+
+
+async def _oldest(
+    engine: AsyncEngine, pool: str, need_bytes: int, wanted: Callable[[SegmentRow], bool]
+) -> list[SegmentRow]:
+    """The pool's oldest segments accepted by ``wanted`` adding up to ``need_bytes``."""
+    chosen: list[SegmentRow] = []
+    total = 0
+    if need_bytes <= 0:
+        return chosen
+    async with contextlib.aclosing(_oldest_first(engine, segments.c.pool == pool)) as pages:
+        async for rows in pages:
+            for row in rows:
+                if wanted(row):
+                    chosen.append(row)
+                    total += row.size_bytes
+                    if total >= need_bytes:
+                        return chosen
     return chosen
 
 

@@ -30,15 +30,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from vigil.db.tables import segments
 from vigil.protocols.fmp4.writer import Fmp4Segment, Fmp4Writer, FragmentMode
 from vigil.protocols.samples import Codec, ParameterSets, Sample
 from vigil.recording.errors import StorageFullError
 from vigil.recording.fragment_table import FragmentEntry
-from vigil.recording.index import NewSegment, SegmentRow, ensure_video_params, insert_segment
+from vigil.recording.index import (
+    NewSegment,
+    SegmentRow,
+    ensure_video_params,
+    index_segments,
+    next_run_id,
+)
 from vigil.recording.segment_file import SegmentFile
 from vigil.recording.segment_names import (
     SEGMENT_SUFFIX,
@@ -309,49 +313,7 @@ class SegmentWriter:
         )
 
 
-# ---- indexing and the one-call convenience ----------------------------------------------
-
-
-def row_of(segment_id: int, segment: NewSegment) -> SegmentRow:
-    """The index row of a segment just inserted."""
-    return SegmentRow(
-        id=segment_id,
-        channel_id=segment.channel_id,
-        pool=segment.pool,
-        path=segment.path,
-        run_id=segment.run_id,
-        start_at=segment.start_at,
-        end_at=segment.end_at,
-        start_90k=segment.start_90k,
-        duration_90k=segment.duration_90k,
-        size_bytes=segment.size_bytes,
-        init_size_bytes=segment.init_size_bytes,
-        frames=segment.frames,
-        params_id=segment.params_id,
-        sha256=segment.sha256,
-        fragments=segment.fragments,
-        recovered=segment.recovered,
-    )
-
-
-async def index_segments(engine: AsyncEngine, finished: Iterable[NewSegment]) -> list[SegmentRow]:
-    """Insert rows for finished (fsynced) segment files, in one transaction."""
-    batch = list(finished)
-    if not batch:
-        return []
-    async with engine.begin() as conn:
-        ids = [await insert_segment(conn, segment) for segment in batch]
-    return [row_of(i, s) for i, s in zip(ids, batch, strict=True)]
-
-
-async def next_run_id(engine: AsyncEngine, channel_id: str, start_at: datetime) -> int:
-    """A run id for the channel: the start in milliseconds, above every earlier run's."""
-    async with engine.connect() as conn:
-        highest = await conn.scalar(
-            sa.select(sa.func.max(segments.c.run_id)).where(segments.c.channel_id == channel_id)
-        )
-    candidate = int(start_at.timestamp() * 1000)
-    return max(candidate, int(highest or 0) + 1)
+# ---- the one-call convenience ----------------------------------------------------------
 
 
 async def record_samples(
@@ -429,6 +391,5 @@ __all__ = [
     "next_run_id",
     "parse_segment_path",
     "record_samples",
-    "row_of",
     "segment_path",
 ]

@@ -14,17 +14,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vigil.protocols.errors import ParseError
-from vigil.protocols.gb28181.manscdp import (
-    DeviceInfoQuery,
-    DeviceInfoResponse,
-    DeviceStatusQuery,
-    DeviceStatusResponse,
-)
 from vigil.protocols.sdp import SessionDescription
 from vigil.protocols.sip.endpoint import SipEndpoint
 from vigil.protocols.sip.events import (
@@ -35,7 +28,6 @@ from vigil.protocols.sip.events import (
 )
 from vigil.protocols.sip.message import SipResponse
 from vigil.protocols.sip.transaction import ServerTransaction, TimerConfig
-from vigil.registry.catalog_sync import CatalogSyncReport
 from vigil.registry.device_presence import PresenceWriteStats, load_known_device, load_known_devices
 from vigil.settings import SipSettings
 from vigil.signaling.auth_throttle import AuthThrottle
@@ -43,8 +35,9 @@ from vigil.signaling.catalog_fetch import CatalogFetcher
 from vigil.signaling.catalog_subscription import CatalogSubscriptions
 from vigil.signaling.counters import SignalingCounters
 from vigil.signaling.device_directory import DeviceDirectory
+from vigil.signaling.device_queries import DeviceQueries
 from vigil.signaling.devices import DeviceSnapshot, DeviceState, DeviceTable, snapshot_of
-from vigil.signaling.errors import QueryFailedError, SignalingError
+from vigil.signaling.errors import SignalingError
 from vigil.signaling.events import EventBus, EventSubscription
 from vigil.signaling.invite import Invitations, InviteSession
 from vigil.signaling.keepalive_fast_path import recognise_keepalive
@@ -54,7 +47,7 @@ from vigil.signaling.nonces import NonceIssuer
 from vigil.signaling.playback_control import PlaybackControl
 from vigil.signaling.presence import PresenceTracker
 from vigil.signaling.ptz_control import PtzControl
-from vigil.signaling.record_query import RecordList, RecordQueries
+from vigil.signaling.record_query import RecordQueries
 from vigil.signaling.registrar import Registrar
 from vigil.signaling.signalling_log import SignallingLog, SignallingRecord
 from vigil.signaling.stateless_request import stateless_answer
@@ -70,7 +63,7 @@ PRUNE_EVERY_S = 10.0
 ALLOWED_METHODS = "REGISTER, MESSAGE, NOTIFY, OPTIONS, ACK, BYE, CANCEL"
 
 
-class SignalingServer:
+class SignalingServer(DeviceQueries):
     def __init__(self, settings: SipSettings, engine: AsyncEngine) -> None:
         self.settings = settings
         self.engine = engine
@@ -324,40 +317,6 @@ class SignalingServer:
         state = self.table.get(device_id)
         return None if state is None else snapshot_of(state, self.transport.now())
 
-    async def refresh_catalog(self, device_id: str) -> CatalogSyncReport:
-        """Query the catalog now and sync it; raises SignalingError subclasses."""
-        return await self.catalog.fetch(device_id)
-
-    async def query_device_info(self, device_id: str) -> DeviceInfoResponse:
-        answer = await self.messenger.query(
-            device_id,
-            "DeviceInfo",
-            lambda sn, charset: DeviceInfoQuery(sn=sn, device_id=device_id).serialize(charset),
-        )
-        assert isinstance(answer, DeviceInfoResponse)
-        return answer
-
-    async def query_device_status(self, device_id: str) -> DeviceStatusResponse:
-        answer = await self.messenger.query(
-            device_id,
-            "DeviceStatus",
-            lambda sn, charset: DeviceStatusQuery(sn=sn, device_id=device_id).serialize(charset),
-        )
-        assert isinstance(answer, DeviceStatusResponse)
-        return answer
-
-    async def send_message(
-        self, device_id: str, body: bytes, *, target_id: str | None = None
-    ) -> SipResponse:
-        """MESSAGE a MANSCDP body (e.g. a PTZ DeviceControl) to the device, or to one of its
-        channels with ``target_id``; returns the 2xx, raises QueryFailedError otherwise."""
-        response = await self.messenger.message(device_id, body, target_id=target_id)
-        if not response.is_success:
-            raise QueryFailedError(
-                f"{device_id} answered {response.status_code}", response.status_code
-            )
-        return response
-
     async def invite(
         self,
         device_id: str,
@@ -371,12 +330,6 @@ class SignalingServer:
         return await self.invites.invite(
             device_id, channel_id, offer, timeout_s=timeout_s, on_bye=on_bye
         )
-
-    async def query_record_info(
-        self, device_id: str, channel_id: str, start: datetime, end: datetime, type: str = "all"
-    ) -> RecordList:
-        """The device's recordings of a channel (RecordInfo, all parts reassembled)."""
-        return await self.records.query(device_id, channel_id, start, end, record_type=type)
 
     async def bye(self, session: InviteSession) -> int | None:
         return await self.invites.bye(session)

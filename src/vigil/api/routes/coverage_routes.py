@@ -8,6 +8,7 @@ guarantee, the page shows ``limit`` of them day by day. The export is audited.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vigil.access.principal import Principal
 from vigil.access.roles import Permission
+from vigil.api.context import ApiContext
 from vigil.api.deps import Ctx, record_audit, require, scope_of
 from vigil.api.errors import ApiError
 from vigil.api.routes import API_PREFIX
@@ -88,15 +90,45 @@ def _timezone(name: str) -> tzinfo:
     return ZoneInfo(name)
 
 
+@dataclass(frozen=True, slots=True)
+class _ReportWindow:
+    """The local days a report covers, read from one clock reading per request."""
+
+    tz: tzinfo
+    now: datetime
+    last_day: date
+    days: int
+    allowance_s: float  # an open segment this young is not a gap yet
+
+    @classmethod
+    def of_request(cls, ctx: ApiContext, query: CoverageQuery) -> _ReportWindow:
+        tz = _timezone(ctx.recording.coverage_timezone)
+        now = datetime.now(UTC)
+        last_day = query.last_day or now.astimezone(tz).date()
+        return cls(tz, now, last_day, query.days, 2 * ctx.recording.segment_duration_s)
+
+    async def coverage(
+        self, ctx: ApiContext, subject: coverage.CoverageSubject
+    ) -> coverage.ChannelCoverage:
+        return await coverage.channel_coverage(
+            ctx.engine,
+            subject,
+            last_day=self.last_day,
+            days=self.days,
+            tz=self.tz,
+            now=self.now,
+            retention=ctx.retention,
+            open_allowance_s=self.allowance_s,
+        )
+
+
 @router.get("/coverage")
 async def coverage_report(
     ctx: Ctx, principal: Reader, query: Annotated[CoverageQuery, Query()]
 ) -> dict[str, Any]:
     """A page of channels with their days, and the guarantee KPI over every match."""
-    tz = _timezone(ctx.recording.coverage_timezone)
-    now = datetime.now(UTC)
-    last_day = query.last_day or now.astimezone(tz).date()
-    allowance = 2 * ctx.recording.segment_duration_s
+    window = _ReportWindow.of_request(ctx, query)
+    tz, now, last_day, allowance = window.tz, window.now, window.last_day, window.allowance_s
     scope = scope_of(principal)
     async with ctx.engine.connect() as conn:
         page = await channels.list_channels(
@@ -121,16 +153,7 @@ async def coverage_report(
     )
     items = []
     for item in page.items:
-        result = await coverage.channel_coverage(
-            ctx.engine,
-            _subject(item),
-            last_day=last_day,
-            days=query.days,
-            tz=tz,
-            now=now,
-            retention=ctx.retention,
-            open_allowance_s=allowance,
-        )
+        result = await window.coverage(ctx, _subject(item))
         items.append(
             {
                 "channel_id": item.id,
@@ -199,10 +222,8 @@ async def coverage_xlsx(
     lang: Literal["zh", "en"] = "zh",
 ) -> Response:
     """The report as a workbook: one row per channel per day, every matching channel."""
-    tz = _timezone(ctx.recording.coverage_timezone)
-    now = datetime.now(UTC)
-    last_day = query.last_day or now.astimezone(tz).date()
-    allowance = 2 * ctx.recording.segment_duration_s
+    window = _ReportWindow.of_request(ctx, query)
+    tz, last_day = window.tz, window.last_day
     scope = scope_of(principal)
     async with ctx.engine.connect() as conn:
         subjects = [
@@ -218,16 +239,7 @@ async def coverage_xlsx(
     yes, no, not_applicable = _YES_NO[lang]
     rows: list[list[XlsxValue]] = []
     for subject in subjects:
-        result = await coverage.channel_coverage(
-            ctx.engine,
-            subject,
-            last_day=last_day,
-            days=query.days,
-            tz=tz,
-            now=now,
-            retention=ctx.retention,
-            open_allowance_s=allowance,
-        )
+        result = await window.coverage(ctx, subject)
         meets = {True: yes, False: no, None: not_applicable}[result.meets_guarantee]
         for d in result.days:
             rows.append(

@@ -16,67 +16,56 @@ import asyncio
 import contextlib
 import json
 import time
-from datetime import UTC, datetime
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from vigil.access.roles import Permission
-from vigil.access.tokens import resolve_token
 from vigil.api.context import ApiContext
-from vigil.api.deps import bearer_token, record_audit
+from vigil.api.deps import record_audit
 from vigil.api.errors import ApiError
+from vigil.api.fmp4_socket import stream_to_viewer, text_messages
 from vigil.api.routes import API_PREFIX
 from vigil.api.routes.device_record_routes import channel_on_device, parse_window
+from vigil.api.websocket_auth import (
+    SocketRefusedError,
+    close_reason,
+    close_refused,
+    socket_principal,
+)
 from vigil.media.live import LiveFmp4Session
 from vigil.playbacks import DevicePlayback, PlaybackError
 from vigil.registry.errors import NotFoundError
 
 router = APIRouter(prefix=API_PREFIX, tags=["playback"])
 
-MAX_CLOSE_REASON = 120
 MAX_CONTROL_BYTES = 256
-
-
-class _RefusedError(Exception):
-    def __init__(self, code: int, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
 
 
 async def _open(
     websocket: WebSocket, ctx: ApiContext, channel_id: str, start: str, end: str, speed: float
 ) -> tuple[str, DevicePlayback]:
-    token = bearer_token(websocket)
-    if token is None:
-        raise _RefusedError(4401, "authentication required")
-    async with ctx.engine.connect() as conn:
-        principal = await resolve_token(conn, token, datetime.now(UTC))
-    if principal is None:
-        raise _RefusedError(4401, "the token is invalid or expired")
-    if not principal.has(Permission.PLAYBACK_VIEW):
-        raise _RefusedError(4403, f"the {principal.role} role lacks {Permission.PLAYBACK_VIEW}")
+    principal = await socket_principal(websocket, ctx, Permission.PLAYBACK_VIEW)
     try:
         channel, device_id = await channel_on_device(ctx, principal, channel_id)
         begin, finish = parse_window(start, end)
     except NotFoundError as exc:
-        raise _RefusedError(4404, str(exc)) from None
+        raise SocketRefusedError(4404, str(exc)) from None
     except ApiError as exc:
-        raise _RefusedError(4000 + exc.status, exc.message) from None
+        raise SocketRefusedError.from_api_error(exc) from None
     if ctx.playbacks is None:
-        raise _RefusedError(4503, "device playback is not running")
+        raise SocketRefusedError(4503, "device playback is not running")
     try:
         play = await ctx.playbacks.open(
             channel.id, device_id, int(begin.timestamp()), int(finish.timestamp())
         )
     except PlaybackError as exc:
-        raise _RefusedError(4000 + exc.status, exc.verdict) from None
+        raise SocketRefusedError(4000 + exc.status, exc.verdict) from None
     if speed != 1.0:
         try:
             await play.set_scale(speed)
         except (ValueError, PlaybackError) as exc:
             await play.close("the requested speed was refused")
-            raise _RefusedError(4422, str(exc)) from None
+            raise SocketRefusedError(4422, str(exc)) from None
     return principal.username, play
 
 
@@ -90,8 +79,8 @@ async def device_playback(
     await websocket.accept()
     try:
         username, play = await _open(websocket, ctx, channel_id, start, end, speed)
-    except _RefusedError as refused:
-        await websocket.close(refused.code, _reason(refused.reason))
+    except SocketRefusedError as refused:
+        await close_refused(websocket, refused)
         return
     started = time.monotonic()
     sent = [0]
@@ -104,22 +93,14 @@ async def device_playback(
     reason = "the viewer closed"
     try:
         async with LiveFmp4Session.open(play.hub) as session:
-            pump = asyncio.ensure_future(_pump(websocket, session, sent))
-            listen = asyncio.ensure_future(_control(websocket, play))
-            try:
-                done, _ = await asyncio.wait({pump, listen}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for task in (pump, listen):
-                    task.cancel()
-                    with contextlib.suppress(BaseException):
-                        await task
-            if pump in done and not pump.cancelled() and pump.exception() is None:
+            outcome = await stream_to_viewer(websocket, session, sent, _control(websocket, play))
+            if outcome.stream_ended:
                 with contextlib.suppress(asyncio.TimeoutError):  # the stream ended: why?
                     await asyncio.wait_for(play.ended.wait(), 2.0)
                 finished = play.state == "finished"
                 reason = "end of the recording" if finished else play.verdict or "stream ended"
                 with contextlib.suppress(Exception):
-                    await websocket.close(1000 if finished else 1011, _reason(reason))
+                    await websocket.close(1000 if finished else 1011, close_reason(reason))
     finally:
         await play.close("the viewer left")
         async with ctx.engine.begin() as conn:
@@ -130,22 +111,10 @@ async def device_playback(
             )  # fmt: skip
 
 
-async def _pump(websocket: WebSocket, session: LiveFmp4Session, sent: list[int]) -> None:
-    async for message in session:
-        await websocket.send_bytes(message)
-        sent[0] += 1
-
-
 async def _control(websocket: WebSocket, play: DevicePlayback) -> None:
     """Text commands from the viewer until it disconnects."""
-    with contextlib.suppress(WebSocketDisconnect):
-        while True:
-            message = await websocket.receive()
-            if message["type"] == "websocket.disconnect":
-                return
-            text = message.get("text")
-            if text is None:
-                continue
+    with contextlib.suppress(WebSocketDisconnect):  # an answer to a viewer just gone
+        async for text in text_messages(websocket):
             error = await _apply(play, text)
             answer: dict[str, object] = {"ok": error is None, "state": play.state}
             answer["scale"] = play.scale
@@ -173,7 +142,3 @@ async def _apply(play: DevicePlayback, text: str) -> str | None:
     except PlaybackError as exc:
         return exc.verdict
     return None
-
-
-def _reason(text: str) -> str:
-    return text.encode("utf-8")[:MAX_CLOSE_REASON].decode("utf-8", errors="ignore")

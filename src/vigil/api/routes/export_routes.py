@@ -16,8 +16,10 @@ Who may do what (roles in ``access.roles``):
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -198,15 +200,11 @@ async def download_file(
                 conn, scope_of(principal), job.channel_id, retention=ctx.retention
             )
     _done(job)
-    path = service.mp4_path(job.id)
-    if not path.is_file():
-        raise ApiError(410, "gone", "the export file is no longer on disk")
-    async with ctx.engine.begin() as conn:
-        await record_audit(
-            conn, ctx, request, principal.username, "recording.export_download", job.channel_id,
-            {"job": job.id, "file": "mp4", "size_bytes": job.size_bytes},
-        )  # fmt: skip
-    return FileResponse(path, media_type="video/mp4", filename=path.name)
+    return await _audited_download(
+        ctx, request, principal, job, service.mp4_path(job.id), "video/mp4",
+        missing="the export file is no longer on disk",
+        detail={"job": job.id, "file": "mp4", "size_bytes": job.size_bytes},
+    )  # fmt: skip
 
 
 @router.get("/exports/{job_id}/manifest")
@@ -217,12 +215,30 @@ async def download_manifest(
     service = _service(ctx)
     job = await _visible_job(ctx, principal, job_id)
     _done(job)
-    path = service.manifest_path(job.id)
-    if not path.is_file():
-        raise ApiError(410, "gone", "the manifest is no longer on disk")
+    return await _audited_download(
+        ctx, request, principal, job, service.manifest_path(job.id), "application/json",
+        missing="the manifest is no longer on disk",
+        detail={"job": job.id, "file": "manifest"},
+    )  # fmt: skip
+
+
+async def _audited_download(
+    ctx: ApiContext,
+    request: Request,
+    principal: Principal,
+    job: ExportJob,
+    path: Path,
+    media_type: str,
+    *,
+    missing: str,
+    detail: dict[str, Any],
+) -> FileResponse:
+    """A file of a finished export, audited as ``recording.export_download``; 410 if gone."""
+    if not await asyncio.to_thread(path.is_file):
+        raise ApiError(410, "gone", missing)
     async with ctx.engine.begin() as conn:
         await record_audit(
             conn, ctx, request, principal.username, "recording.export_download", job.channel_id,
-            {"job": job.id, "file": "manifest"},
+            detail,
         )  # fmt: skip
-    return FileResponse(path, media_type="application/json", filename=path.name)
+    return FileResponse(path, media_type=media_type, filename=path.name)

@@ -28,7 +28,7 @@ from vigil.recording.errors import SegmentFileError
 from vigil.recording.hls_playlist import hls_playlist
 from vigil.recording.index import segment_by_id, segments_between, video_params_by_id
 from vigil.recording.playback_session import iso, parse_instant
-from vigil.recording.segment_files import SegmentFiles
+from vigil.recording.segment_reader import SegmentReader
 from vigil.registry import channels
 
 router = APIRouter(prefix=API_PREFIX, tags=["playback"])
@@ -42,10 +42,10 @@ async def _check_channel(ctx: ApiContext, principal: Principal, channel_id: str)
         await channels.get_channel(conn, scope_of(principal), channel_id, retention=ctx.retention)
 
 
-def _files(ctx: ApiContext) -> SegmentFiles:
-    if ctx.segment_files is None:
+def _files(ctx: ApiContext) -> SegmentReader:
+    if ctx.segment_reader is None:
         raise ApiError(503, "unavailable", "recordings are not available")
-    return ctx.segment_files
+    return ctx.segment_reader
 
 
 def _instant(name: str, text: str) -> datetime:

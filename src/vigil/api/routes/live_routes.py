@@ -11,21 +11,25 @@ with the verdict as the close reason) or 1011 (the stream ended).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Depends, Request, Response, WebSocket
 
 from vigil.access.principal import Principal
 from vigil.access.roles import Permission
-from vigil.access.tokens import resolve_token
 from vigil.api.context import ApiContext
-from vigil.api.deps import Ctx, bearer_token, record_audit, require, scope_of
+from vigil.api.deps import Ctx, record_audit, require, scope_of
 from vigil.api.errors import ApiError
+from vigil.api.fmp4_socket import stream_to_viewer, text_messages
 from vigil.api.routes import API_PREFIX
+from vigil.api.websocket_auth import (
+    SocketRefusedError,
+    authorise_socket,
+    close_reason,
+    close_refused,
+)
 from vigil.media.errors import SnapshotError, StreamClosedError
 from vigil.media.hub import StreamHub
 from vigil.media.live import LiveFmp4Session
@@ -33,13 +37,10 @@ from vigil.media.transcoder import TranscodeLease, TranscoderUnavailableError
 from vigil.protocols.samples import Codec
 from vigil.registry import channels
 from vigil.registry.channels import Channel
-from vigil.registry.errors import NotFoundError
 from vigil.streams import LiveStream, LiveStreams, PlayError
 
 router = APIRouter(prefix=API_PREFIX, tags=["live"])
 Viewer = Annotated[Principal, Depends(require(Permission.LIVE_VIEW))]
-
-MAX_CLOSE_REASON = 120  # bytes allowed in a WebSocket close frame's reason: 123
 
 
 async def _channel(ctx: ApiContext, principal: Principal, channel_id: str) -> Channel:
@@ -93,31 +94,6 @@ async def play_sessions(channel_id: str, ctx: Ctx, principal: Viewer) -> dict[st
     return {"items": [] if session is None else [session.to_dict()]}
 
 
-class _RefusedError(Exception):
-    def __init__(self, code: int, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
-
-
-async def _authorise(
-    websocket: WebSocket, ctx: ApiContext, channel_id: str
-) -> tuple[Principal, Channel]:
-    token = bearer_token(websocket)
-    if token is None:
-        raise _RefusedError(4401, "authentication required")
-    async with ctx.engine.connect() as conn:
-        principal = await resolve_token(conn, token, datetime.now(UTC))
-    if principal is None:
-        raise _RefusedError(4401, "the token is invalid or expired")
-    if not principal.has(Permission.LIVE_VIEW):
-        raise _RefusedError(4403, f"the {principal.role} role lacks {Permission.LIVE_VIEW}")
-    try:
-        return principal, await _channel(ctx, principal, channel_id)
-    except NotFoundError as exc:
-        raise _RefusedError(4404, str(exc)) from None
-
-
 @router.websocket("/channels/{channel_id}/live")
 async def live(websocket: WebSocket, channel_id: str) -> None:
     """fMP4 live view: the init segment, then fragments, as binary messages."""
@@ -125,13 +101,15 @@ async def live(websocket: WebSocket, channel_id: str) -> None:
     assert isinstance(ctx, ApiContext)
     await websocket.accept()
     try:
-        principal, channel = await _authorise(websocket, ctx, channel_id)
+        principal, channel = await authorise_socket(
+            websocket, ctx, channel_id, Permission.LIVE_VIEW
+        )
         try:
             lease = await _open(ctx, channel)
         except ApiError as exc:
-            raise _RefusedError(4000 + exc.status, exc.message) from None
-    except _RefusedError as refused:
-        await websocket.close(refused.code, _reason(refused.reason))
+            raise SocketRefusedError.from_api_error(exc) from None
+    except SocketRefusedError as refused:
+        await close_refused(websocket, refused)
         return
     started = time.monotonic()
     sent = [0]
@@ -147,25 +125,17 @@ async def live(websocket: WebSocket, channel_id: str) -> None:
         if picked is None:  # the stream ended before its first keyframe
             reason = lease.session.verdict or reason
             with contextlib.suppress(Exception):
-                await websocket.close(1011, _reason(reason))
+                await websocket.close(1011, close_reason(reason))
             return
         hub, transcode = picked
         async with LiveFmp4Session.open(hub) as session:
-            pump = asyncio.ensure_future(_pump(websocket, session, sent))
-            listen = asyncio.ensure_future(_until_closed(websocket))
-            try:
-                done, _ = await asyncio.wait({pump, listen}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for task in (pump, listen):
-                    task.cancel()
-                    with contextlib.suppress(BaseException):
-                        await task
-            if pump in done and not pump.cancelled() and pump.exception() is None:
+            outcome = await stream_to_viewer(websocket, session, sent, _until_closed(websocket))
+            if outcome.stream_ended:
                 verdict = lease.session.verdict
                 reason = verdict or reason
                 with contextlib.suppress(Exception):
-                    await websocket.close(1011, _reason(reason))
-            elif listen in done:
+                    await websocket.close(1011, close_reason(reason))
+            elif outcome.viewer_left:
                 reason = "the viewer closed"
     finally:
         if transcode is not None:
@@ -197,20 +167,6 @@ async def _browser_hub(
     return transcode.hub, transcode
 
 
-async def _pump(websocket: WebSocket, session: LiveFmp4Session, sent: list[int]) -> None:
-    async for message in session:
-        await websocket.send_bytes(message)
-        sent[0] += 1
-
-
 async def _until_closed(websocket: WebSocket) -> None:
-    with contextlib.suppress(WebSocketDisconnect):
-        while True:
-            message = await websocket.receive()
-            if message["type"] == "websocket.disconnect":
-                return
-
-
-def _reason(text: str) -> str:
-    data = text.encode("utf-8")[:MAX_CLOSE_REASON]
-    return data.decode("utf-8", errors="ignore")
+    async for _text in text_messages(websocket):
+        pass  # the live view takes no commands

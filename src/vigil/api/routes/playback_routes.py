@@ -20,56 +20,22 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from vigil.access.principal import Principal
 from vigil.access.roles import Permission
-from vigil.access.tokens import resolve_token
 from vigil.api.context import ApiContext
-from vigil.api.deps import bearer_token, record_audit, scope_of
+from vigil.api.deps import record_audit
+from vigil.api.fmp4_socket import text_messages
 from vigil.api.routes import API_PREFIX
+from vigil.api.websocket_auth import (
+    SocketRefusedError,
+    authorise_socket,
+    close_reason,
+    close_refused,
+)
 from vigil.recording.errors import RecordingError
 from vigil.recording.playback_clock import SPEEDS
 from vigil.recording.playback_session import PlaybackSession, iso, parse_instant
-from vigil.registry import channels
-from vigil.registry.channels import Channel
-from vigil.registry.errors import NotFoundError
 
 router = APIRouter(prefix=API_PREFIX, tags=["playback"])
-
-MAX_CLOSE_REASON = 120  # a close frame's reason holds 123 bytes
-
-
-class RefusedError(Exception):
-    def __init__(self, code: int, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
-
-
-async def authorise_socket(
-    websocket: WebSocket, ctx: ApiContext, channel_id: str, permission: Permission
-) -> tuple[Principal, Channel]:
-    """The caller and the channel, or RefusedError with the close code to send."""
-    token = bearer_token(websocket)
-    if token is None:
-        raise RefusedError(4401, "authentication required")
-    async with ctx.engine.connect() as conn:
-        principal = await resolve_token(conn, token, datetime.now(UTC))
-    if principal is None:
-        raise RefusedError(4401, "the token is invalid or expired")
-    if not principal.has(permission):
-        raise RefusedError(4403, f"the {principal.role} role lacks {permission}")
-    try:
-        async with ctx.engine.connect() as conn:
-            channel = await channels.get_channel(
-                conn, scope_of(principal), channel_id, retention=ctx.retention
-            )
-    except NotFoundError as exc:
-        raise RefusedError(4404, str(exc)) from None
-    return principal, channel
-
-
-def close_reason(text: str) -> str:
-    return text.encode("utf-8")[:MAX_CLOSE_REASON].decode("utf-8", errors="ignore")
 
 
 class _SocketSink:
@@ -88,10 +54,10 @@ def _parameters(websocket: WebSocket) -> tuple[datetime, int]:
     try:
         start = parse_instant(query.get("start", ""))
     except ValueError:
-        raise RefusedError(4400, "start must be an ISO 8601 instant") from None
+        raise SocketRefusedError(4400, "start must be an ISO 8601 instant") from None
     speed_text = query.get("speed", "1")
     if not speed_text.isdigit() or int(speed_text) not in SPEEDS:
-        raise RefusedError(4400, f"speed must be one of {SPEEDS}")
+        raise SocketRefusedError(4400, f"speed must be one of {SPEEDS}")
     return start, int(speed_text)
 
 
@@ -106,12 +72,12 @@ async def playback(websocket: WebSocket, channel_id: str) -> None:
             websocket, ctx, channel_id, Permission.PLAYBACK_VIEW
         )
         start, speed = _parameters(websocket)
-        if ctx.segment_files is None:
-            raise RefusedError(4503, "recordings are not available")
-    except RefusedError as refused:
-        await websocket.close(refused.code, close_reason(refused.reason))
+        if ctx.segment_reader is None:
+            raise SocketRefusedError(4503, "recordings are not available")
+    except SocketRefusedError as refused:
+        await close_refused(websocket, refused)
         return
-    session = PlaybackSession(ctx.engine, ctx.segment_files, channel_id, start, speed=speed)
+    session = PlaybackSession(ctx.engine, ctx.segment_reader, channel_id, start, speed=speed)
     began = datetime.now(UTC)
     reason = "the viewer closed"
     sender = asyncio.ensure_future(session.run(_SocketSink(websocket)))
@@ -141,11 +107,5 @@ async def playback(websocket: WebSocket, channel_id: str) -> None:
 
 async def _listen(websocket: WebSocket, session: PlaybackSession) -> None:
     """Feed the client's text messages to the session until it goes away."""
-    with contextlib.suppress(WebSocketDisconnect):
-        while True:
-            message = await websocket.receive()
-            if message["type"] == "websocket.disconnect":
-                return
-            text = message.get("text")
-            if text is not None:
-                session.command(text)
+    async for text in text_messages(websocket):
+        session.command(text)

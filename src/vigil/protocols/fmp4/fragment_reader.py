@@ -19,9 +19,9 @@ import struct
 from dataclasses import dataclass
 
 from vigil.protocols.errors import ParseError
+from vigil.protocols.fmp4.box_reader import read_boxes
 from vigil.protocols.fmp4.fragment import FragmentSample, fragment
 
-_HEADER = struct.Struct("!I4s")
 _U32 = struct.Struct("!I")
 _U64 = struct.Struct("!Q")
 _I32 = struct.Struct("!i")
@@ -67,27 +67,6 @@ class ParsedFragment:
         return sum(s.duration_90k for s in self.samples)
 
 
-def _children(data: bytes | bytearray, start: int, end: int) -> list[tuple[bytes, int, int]]:
-    """(type, payload start, box end) of the boxes in data[start:end] (§4.2)."""
-    out: list[tuple[bytes, int, int]] = []
-    pos = start
-    while pos < end:
-        if end - pos < 8:
-            raise ParseError("truncated box header")
-        size, kind = _HEADER.unpack_from(data, pos)
-        header = 8
-        if size == 1:
-            if end - pos < 16:
-                raise ParseError("truncated large box header")
-            (size,) = _U64.unpack_from(data, pos + 8)
-            header = 16
-        if size < header or pos + size > end:
-            raise ParseError(f"box {kind!r} of {size} bytes overruns its parent")
-        out.append((bytes(kind), pos + header, pos + size))
-        pos += size
-    return out
-
-
 def _need(end: int, pos: int, count: int, what: str) -> None:
     if pos + count > end:
         raise ParseError(f"truncated {what}")
@@ -95,14 +74,14 @@ def _need(end: int, pos: int, count: int, what: str) -> None:
 
 def parse_fragment(data: bytes | bytearray) -> ParsedFragment:
     """The first track fragment of ``moof``+``mdat`` at data[0]."""
-    boxes = _children(data, 0, len(data))
-    if len(boxes) < 2 or boxes[0][0] != b"moof" or boxes[1][0] != b"mdat":
+    boxes = read_boxes(data, 0, len(data))
+    if len(boxes) < 2 or boxes[0].kind != b"moof" or boxes[1].kind != b"mdat":
         raise ParseError("expected moof followed by mdat")
-    _, moof_start, moof_end = boxes[0]
-    _, mdat_start, mdat_end = boxes[1]
+    _, _, moof_start, moof_end = boxes[0]
+    _, _, mdat_start, mdat_end = boxes[1]
     sequence: int | None = None
     traf: tuple[int, int] | None = None
-    for kind, start, end in _children(data, moof_start, moof_end):
+    for kind, _box_start, start, end in read_boxes(data, moof_start, moof_end):
         if kind == b"mfhd":
             _need(end, start, 8, "mfhd")
             sequence = _U32.unpack_from(data, start + 4)[0]
@@ -117,7 +96,9 @@ def parse_fragment(data: bytes | bytearray) -> ParsedFragment:
 def _parse_traf(
     data: bytes | bytearray, start: int, end: int, mdat_start: int, mdat_end: int
 ) -> tuple[int, int, tuple[SampleInfo, ...]]:
-    children = {kind: (s, e) for kind, s, e in reversed(_children(data, start, end))}
+    children = {
+        box.kind: (box.payload_start, box.end) for box in reversed(read_boxes(data, start, end))
+    }
     if b"tfhd" not in children or b"tfdt" not in children or b"trun" not in children:
         raise ParseError("traf without tfhd, tfdt or trun")
     # tfhd (§8.8.7): flags, track_ID, optional fields in flag order

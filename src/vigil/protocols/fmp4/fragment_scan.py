@@ -14,14 +14,12 @@ import struct
 from dataclasses import dataclass
 
 from vigil.protocols.errors import ParseError
+from vigil.protocols.fmp4.box_reader import BoxSpan, read_boxes
 from vigil.protocols.fmp4.fragment_reader import parse_fragment
 from vigil.protocols.h264 import sps as h264_sps
 from vigil.protocols.h265 import sps as h265_sps
 from vigil.protocols.samples import ParameterSets
 
-_HEADER = struct.Struct("!I4s")
-_U32 = struct.Struct("!I")
-_U64 = struct.Struct("!Q")
 _SKIPPABLE = frozenset({b"free", b"skip", b"styp", b"sidx", b"prft", b"emsg"})
 
 
@@ -42,27 +40,9 @@ class FileScan:
     whole_bytes: int  # end of the last whole fragment (or of the init segment)
 
 
-def _boxes(data: bytes | memoryview, start: int, end: int) -> list[tuple[bytes, int, int, int]]:
-    """(type, box start, payload start, box end) of complete child boxes; stops at a torn one."""
-    out: list[tuple[bytes, int, int, int]] = []
-    pos = start
-    while end - pos >= 8:
-        size, kind = _HEADER.unpack_from(data, pos)
-        header = 8
-        if size == 1:
-            if end - pos < 16:
-                break
-            (size,) = _U64.unpack_from(data, pos + 8)
-            header = 16
-        elif size == 0:
-            size = end - pos  # "to the end of the file" (§4.2)
-        if size < header:
-            raise ParseError(f"box {kind!r} declares {size} bytes")
-        if pos + size > end:
-            break
-        out.append((kind, pos, pos + header, pos + size))
-        pos += size
-    return out
+def _boxes(data: bytes | memoryview, start: int, end: int) -> list[BoxSpan]:
+    """The complete child boxes in data[start:end]; stops at a torn one."""
+    return read_boxes(data, start, end, stop_at_torn=True)
 
 
 def _child(data: bytes | memoryview, start: int, end: int, kind: bytes) -> tuple[int, int]:

@@ -11,31 +11,11 @@ from __future__ import annotations
 import struct
 
 from vigil.protocols.errors import ParseError
+from vigil.protocols.fmp4.box_reader import read_boxes
 
 _HEADER = struct.Struct("!I4s")
 _U32 = struct.Struct("!I")
 _U64 = struct.Struct("!Q")
-
-
-def _children(data: bytes | bytearray, start: int, end: int) -> list[tuple[bytes, int, int]]:
-    """(type, payload start, box end) of the boxes in data[start:end]."""
-    out: list[tuple[bytes, int, int]] = []
-    pos = start
-    while pos < end:
-        if end - pos < 8:
-            raise ParseError("truncated box header")
-        size, kind = _HEADER.unpack_from(data, pos)
-        header = 8
-        if size == 1:
-            if end - pos < 16:
-                raise ParseError("truncated large box header")
-            (size,) = _U64.unpack_from(data, pos + 8)
-            header = 16
-        if size < header or pos + size > end:
-            raise ParseError(f"box {kind!r} of {size} bytes overruns its parent")
-        out.append((kind, pos + header, pos + size))
-        pos += size
-    return out
 
 
 def fragment_decode_time(data: bytes | bytearray) -> int:
@@ -79,8 +59,8 @@ def retime_fragment(
 
 
 def _moof_payload(data: bytes | bytearray) -> tuple[int, int]:
-    boxes = _children(data, 0, min(len(data), _moof_end(data)))
-    kind, start, end = boxes[0]
+    boxes = read_boxes(data, 0, min(len(data), _moof_end(data)))
+    kind, _box_start, start, end = boxes[0]
     if kind != b"moof":
         raise ParseError(f"expected moof, found {kind!r}")
     return start, end
@@ -99,10 +79,10 @@ def _tfdt_offsets(data: bytes | bytearray) -> list[int]:
     """Offsets of each tfdt's full-box payload (version byte)."""
     start, end = _moof_payload(data)
     offsets: list[int] = []
-    for kind, traf_start, traf_end in _children(data, start, end):
+    for kind, _box_start, traf_start, traf_end in read_boxes(data, start, end):
         if kind != b"traf":
             continue
-        for child, payload, child_end in _children(data, traf_start, traf_end):
+        for child, _child_start, payload, child_end in read_boxes(data, traf_start, traf_end):
             if child == b"tfdt":
                 need = 12 if data[payload] == 1 else 8
                 if child_end - payload < need:
@@ -113,7 +93,7 @@ def _tfdt_offsets(data: bytes | bytearray) -> list[int]:
 
 def _mfhd_offset(data: bytes | bytearray) -> int:
     start, end = _moof_payload(data)
-    for kind, payload, box_end in _children(data, start, end):
+    for kind, _box_start, payload, box_end in read_boxes(data, start, end):
         if kind == b"mfhd":
             if box_end - payload < 8:
                 raise ParseError("truncated mfhd")

@@ -2,7 +2,7 @@
 
 Playback, HLS and export read byte ranges named by the fragment table: the init segment at
 the start of a file and one ``moof``+``mdat`` per GOP. Reads are blocking; async callers use
-:meth:`SegmentFiles.read_async`, which hops to a worker thread once per range (a GOP, about
+:meth:`SegmentReader.read_async`, which hops to a worker thread once per range (a GOP, about
 a second of video), never per frame.
 """
 
@@ -17,7 +17,7 @@ from vigil.recording.errors import SegmentFileError
 from vigil.recording.index import SegmentRow
 
 
-class SegmentFiles:
+class SegmentReader:
     """The storage pools by name (``Settings.storage_pools``) and reads from their files."""
 
     def __init__(self, pools: Mapping[str, Path]) -> None:
