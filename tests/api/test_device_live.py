@@ -6,25 +6,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.api.conftest import ADMIN_PASSWORD, add_user
+from tests.api.conftest import ADMIN_PASSWORD
+from tests.api.loopback_api import api_context, http_server, seed_admin_and_counties, sign_in
 from tests.signaling.conftest import eventually, fast_settings, serving, sim_config, simulating
-from vigil.access.audit_key import load_or_create_audit_key
-from vigil.access.roles import Role
-from vigil.access.users import ensure_admin
-from vigil.api.app import create_app
-from vigil.api.context import ApiContext
-from vigil.registry.regions import import_regions
-from vigil.registry.scope import UNRESTRICTED
-from vigil.settings import AuthSettings, RetentionSettings
 from vigil.signaling.server import SignalingServer
 
 pytestmark = pytest.mark.integration
@@ -32,56 +23,15 @@ pytestmark = pytest.mark.integration
 NVR = "34020200001180000001"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextlib.asynccontextmanager
-async def http_server(ctx: ApiContext) -> AsyncIterator[str]:
-    """The API on a real loopback socket: streaming (SSE) needs a real server."""
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(ctx), host="127.0.0.1", port=port, log_config=None)
-    )
-    task = asyncio.ensure_future(server.serve())
-    await eventually(lambda: server.started, timeout_s=10)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 10)
-
-
 @pytest.fixture
 async def platform(
     engine: AsyncEngine, tmp_path: Path
 ) -> AsyncIterator[tuple[str, SignalingServer]]:
-    async with engine.begin() as conn:
-        await ensure_admin(conn, "admin", ADMIN_PASSWORD)
-        await import_regions(conn, UNRESTRICTED, [("3402", "芜湖市"), ("340202", "镜湖区")])
-        await import_regions(conn, UNRESTRICTED, [("340207", "鸠江区")])
-    await add_user(engine, "other-county", Role.VIEWER, regions=("340207",))
+    await seed_admin_and_counties(engine)
     signaling = SignalingServer(fast_settings(unknown_devices="pending"), engine)
-    ctx = ApiContext(
-        engine=engine,
-        auth=AuthSettings(),
-        retention=RetentionSettings(),
-        audit_key=load_or_create_audit_key(tmp_path),
-        max_upload_bytes=1 << 20,
-        signaling=signaling,
-    )
+    ctx = api_context(engine, tmp_path, signaling=signaling)
     async with serving(signaling), http_server(ctx) as base_url:
         yield base_url, signaling
-
-
-async def _login(client: httpx.AsyncClient, username: str, password: str) -> dict[str, str]:
-    answer = await client.post(
-        "/api/v1/auth/login", json={"username": username, "password": password}
-    )
-    assert answer.status_code == 200, answer.text
-    return {"Authorization": f"Bearer {answer.json()['token']}"}
 
 
 async def test_live_state_queries_and_log(platform: tuple[str, SignalingServer]) -> None:
@@ -89,7 +39,7 @@ async def test_live_state_queries_and_log(platform: tuple[str, SignalingServer])
     config = sim_config(signaling.port, devices=1, channels=2, region="340202")
     async with simulating(config) as simulator, httpx.AsyncClient(base_url=base_url) as client:
         await simulator.wait_registered(timeout_s=10)
-        admin = await _login(client, "admin", ADMIN_PASSWORD)
+        admin = await sign_in(client, "admin", ADMIN_PASSWORD)
 
         async def channels_listed() -> bool:
             page = await client.get(f"/api/v1/channels?device={NVR}", headers=admin)
@@ -112,7 +62,7 @@ async def test_live_state_queries_and_log(platform: tuple[str, SignalingServer])
         assert any(line.startswith("REGISTER ") for line in first_lines)
         assert any("DeviceInfo" in item["text"] for item in log["items"])
         # A viewer of another county cannot see this device, live or not.
-        other = await _login(client, "other-county", "user-secret-42")
+        other = await sign_in(client, "other-county", "user-secret-42")
         hidden = await client.get(f"/api/v1/devices/{NVR}/state", headers=other)
         assert hidden.status_code == 404
 
@@ -124,7 +74,7 @@ async def test_offline_is_pushed_over_server_sent_events(
     config = sim_config(signaling.port, devices=1, channels=1, region="340202")
     async with simulating(config) as simulator, httpx.AsyncClient(base_url=base_url) as client:
         await simulator.wait_registered(timeout_s=10)
-        admin = await _login(client, "admin", ADMIN_PASSWORD)
+        admin = await sign_in(client, "admin", ADMIN_PASSWORD)
         token = admin["Authorization"].removeprefix("Bearer ")
         device_id = next(iter(simulator.devices))
         events: list[dict[str, object]] = []
@@ -148,7 +98,7 @@ async def test_events_are_filtered_by_scope(platform: tuple[str, SignalingServer
     base_url, signaling = platform
     config = sim_config(signaling.port, devices=1, channels=1, region="340202")
     async with httpx.AsyncClient(base_url=base_url) as client:
-        other = await _login(client, "other-county", "user-secret-42")
+        other = await sign_in(client, "other-county", "user-secret-42")
         token = other["Authorization"].removeprefix("Bearer ")
         seen: list[str] = []
         async with (

@@ -18,25 +18,25 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.api.conftest import ADMIN_PASSWORD, add_user
-from tests.api.test_device_live import http_server
+from tests.api.loopback_api import (
+    api_context,
+    http_server,
+    seed_admin_and_counties,
+    sign_in,
+    simulated_channel,
+)
 from tests.signaling.conftest import (
     eventually,
     fast_settings,
     serving,
     sim_config,
-    simulating,
     sqlite_engine,
 )
 from tests.streams.conftest import media_settings, running_media
-from vigil.access.audit_key import load_or_create_audit_key
 from vigil.access.roles import Role
-from vigil.access.users import ensure_admin
-from vigil.api.context import ApiContext
 from vigil.media.live import is_init_segment
 from vigil.playbacks import DevicePlaybacks
-from vigil.registry.regions import import_regions
-from vigil.registry.scope import UNRESTRICTED
-from vigil.settings import AuthSettings, RetentionSettings, load_settings
+from vigil.settings import load_settings
 from vigil.signaling.server import SignalingServer
 
 __all__ = ["sqlite_engine"]
@@ -49,11 +49,7 @@ HOUR_S = 3600
 @contextlib.asynccontextmanager
 async def platform(engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[tuple[str, str]]:
     """(base URL, channel ID) of a platform with one simulated IPC in the ledger."""
-    async with engine.begin() as conn:
-        await ensure_admin(conn, "admin", ADMIN_PASSWORD)
-        await import_regions(conn, UNRESTRICTED, [("3402", "芜湖市"), ("340202", "镜湖区")])
-        await import_regions(conn, UNRESTRICTED, [("340207", "鸠江区")])
-    await add_user(engine, "other-county", Role.VIEWER, regions=("340207",))
+    await seed_admin_and_counties(engine)
     await add_user(engine, "approver", Role.APPROVER)
     settings = load_settings(sip=fast_settings(unknown_devices="pending"), media=media_settings())
     async with (
@@ -61,44 +57,19 @@ async def platform(engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[tuple[s
         running_media(settings.media) as media,
     ):
         playbacks = DevicePlaybacks(signaling, media, settings)
-        ctx = ApiContext(
-            engine=engine,
-            auth=AuthSettings(),
-            retention=RetentionSettings(),
-            audit_key=load_or_create_audit_key(tmp_path),
-            max_upload_bytes=1 << 20,
-            signaling=signaling,
-            media=media,
-            playbacks=playbacks,
-        )
+        ctx = api_context(engine, tmp_path, signaling=signaling, media=media, playbacks=playbacks)
         config = sim_config(
             signaling.port, devices=1, channels=1, region="340202", video_width=320,
             video_height=180, record_items_per_message=3,
         )  # fmt: skip
         try:
-            async with http_server(ctx) as base_url, simulating(config) as simulator:
-                await simulator.wait_registered(timeout_s=10)
-                device = next(iter(simulator.devices.values()))
-                channel_id = device.plan.channels[0].channel_id
-                async with httpx.AsyncClient(base_url=base_url) as client:
-                    admin = await _login(client, "admin", ADMIN_PASSWORD)
-
-                    async def listed() -> bool:
-                        answer = await client.get(f"/api/v1/channels/{channel_id}", headers=admin)
-                        return answer.status_code == 200
-
-                    await eventually(listed)
+            async with (
+                http_server(ctx) as base_url,
+                simulated_channel(base_url, config) as (_simulator, channel_id),
+            ):
                 yield base_url, channel_id
         finally:
             await playbacks.close()
-
-
-async def _login(client: httpx.AsyncClient, username: str, password: str) -> dict[str, str]:
-    answer = await client.post(
-        "/api/v1/auth/login", json={"username": username, "password": password}
-    )
-    assert answer.status_code == 200, answer.text
-    return {"Authorization": f"Bearer {answer.json()['token']}"}
 
 
 async def _audit(client: httpx.AsyncClient, admin: dict[str, str], action: str) -> list[Any]:
@@ -130,7 +101,7 @@ async def test_device_records_scope_permission_and_audit(
         platform(sqlite_engine, tmp_path) as (base_url, channel_id),
         httpx.AsyncClient(base_url=base_url, timeout=20) as client,
     ):
-        admin = await _login(client, "admin", ADMIN_PASSWORD)
+        admin = await sign_in(client, "admin", ADMIN_PASSWORD)
         end = _recorded_start() + 2 * HOUR_S
         window = {"start": str(end - 12 * HOUR_S), "end": str(end)}
         url = f"/api/v1/channels/{channel_id}/device-records"
@@ -143,9 +114,9 @@ async def test_device_records_scope_permission_and_audit(
         assert starts == sorted(starts)
         assert all(item["end_s"] - item["start_s"] == HOUR_S for item in body["items"])
 
-        other = await _login(client, "other-county", "user-secret-42")
+        other = await sign_in(client, "other-county", "user-secret-42")
         assert (await client.get(url, params=window, headers=other)).status_code == 404
-        approver = await _login(client, "approver", "user-secret-42")
+        approver = await sign_in(client, "approver", "user-secret-42")
         assert (await client.get(url, params=window, headers=approver)).status_code == 403
         assert (await client.get(url, params=window)).status_code == 401
         missing = "/api/v1/channels/34020200001310999999/device-records"
@@ -165,7 +136,7 @@ async def test_playback_websocket_until_end_of_recording(
         platform(sqlite_engine, tmp_path) as (base_url, channel_id),
         httpx.AsyncClient(base_url=base_url, timeout=20) as client,
     ):
-        admin = await _login(client, "admin", ADMIN_PASSWORD)
+        admin = await sign_in(client, "admin", ADMIN_PASSWORD)
         token = admin["Authorization"].removeprefix("Bearer ")
         start = _recorded_start()
         messages: list[bytes | str] = []
@@ -189,7 +160,7 @@ async def test_playback_websocket_until_end_of_recording(
         (stop,) = await stopped()
         assert stop["detail"]["state"] == "finished"
 
-        other = await _login(client, "other-county", "user-secret-42")
+        other = await sign_in(client, "other-county", "user-secret-42")
         other_token = other["Authorization"].removeprefix("Bearer ")
         async with connect(_ws(base_url, channel_id, other_token, start, start + 3)) as websocket:
             with pytest.raises(ConnectionClosed) as closed:
@@ -205,7 +176,7 @@ async def test_playback_websocket_control_messages(
         platform(sqlite_engine, tmp_path) as (base_url, channel_id),
         httpx.AsyncClient(base_url=base_url, timeout=20) as client,
     ):
-        admin = await _login(client, "admin", ADMIN_PASSWORD)
+        admin = await sign_in(client, "admin", ADMIN_PASSWORD)
         token = admin["Authorization"].removeprefix("Bearer ")
         start = _recorded_start()
         async with connect(_ws(base_url, channel_id, token, start, start + 600)) as websocket:

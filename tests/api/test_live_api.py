@@ -15,20 +15,20 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.api.conftest import ADMIN_PASSWORD, add_user
-from tests.api.test_device_live import http_server
-from tests.signaling.conftest import eventually, fast_settings, serving, sim_config, simulating
+from tests.api.conftest import ADMIN_PASSWORD
+from tests.api.loopback_api import (
+    api_context,
+    http_server,
+    seed_admin_and_counties,
+    sign_in,
+    simulated_channel,
+)
+from tests.signaling.conftest import eventually, fast_settings, serving, sim_config
 from tests.streams.conftest import media_settings, running_media
-from vigil.access.audit_key import load_or_create_audit_key
-from vigil.access.roles import Role
-from vigil.access.users import ensure_admin
-from vigil.api.context import ApiContext
 from vigil.media.live import is_init_segment
 from vigil.media.snapshot import Snapshotter
 from vigil.media.transcoder import TranscoderPool
-from vigil.registry.regions import import_regions
-from vigil.registry.scope import UNRESTRICTED
-from vigil.settings import AuthSettings, RetentionSettings, load_settings
+from vigil.settings import load_settings
 from vigil.signaling.server import SignalingServer
 from vigil.sim import Simulator
 from vigil.streams import LiveStreams
@@ -46,23 +46,16 @@ async def live_platform(
 ) -> AsyncIterator[tuple[str, Simulator, str]]:
     """(base URL, simulator, channel ID) with the channel in the ledger; ``sim`` overrides
     the simulator's settings, ``transcoders`` (running) serves H.265 channels."""
-    async with engine.begin() as conn:
-        await ensure_admin(conn, "admin", ADMIN_PASSWORD)
-        await import_regions(conn, UNRESTRICTED, [("3402", "芜湖市"), ("340202", "镜湖区")])
-        await import_regions(conn, UNRESTRICTED, [("340207", "鸠江区")])
-    await add_user(engine, "other-county", Role.VIEWER, regions=("340207",))
+    await seed_admin_and_counties(engine)
     settings = load_settings(sip=fast_settings(unknown_devices="pending"), media=media_settings())
     async with (
         serving(SignalingServer(settings.sip, engine)) as signaling,
         running_media(settings.media) as media,
     ):
         streams = LiveStreams(signaling, media, settings, grace_s=0.2)
-        ctx = ApiContext(
-            engine=engine,
-            auth=AuthSettings(),
-            retention=RetentionSettings(),
-            audit_key=load_or_create_audit_key(tmp_path),
-            max_upload_bytes=1 << 20,
+        ctx = api_context(
+            engine,
+            tmp_path,
             signaling=signaling,
             media=media,
             streams=streams,
@@ -74,29 +67,13 @@ async def live_platform(
             video_width=320, video_height=180, **(sim or {}),
         )  # fmt: skip
         try:
-            async with http_server(ctx) as base_url, simulating(config) as simulator:
-                await simulator.wait_registered(timeout_s=10)
-                device = next(iter(simulator.devices.values()))
-                channel_id = device.plan.channels[0].channel_id
-                async with httpx.AsyncClient(base_url=base_url) as client:
-                    admin = await _login(client, "admin", ADMIN_PASSWORD)
-
-                    async def listed() -> bool:
-                        answer = await client.get(f"/api/v1/channels/{channel_id}", headers=admin)
-                        return answer.status_code == 200
-
-                    await eventually(listed)
+            async with (
+                http_server(ctx) as base_url,
+                simulated_channel(base_url, config) as (simulator, channel_id),
+            ):
                 yield base_url, simulator, channel_id
         finally:
             await streams.close()
-
-
-async def _login(client: httpx.AsyncClient, username: str, password: str) -> dict[str, str]:
-    answer = await client.post(
-        "/api/v1/auth/login", json={"username": username, "password": password}
-    )
-    assert answer.status_code == 200, answer.text
-    return {"Authorization": f"Bearer {answer.json()['token']}"}
 
 
 def _ws(base_url: str, channel_id: str, token: str) -> str:
@@ -119,7 +96,7 @@ async def test_websocket_snapshot_timeline_scope_and_audit(
         live_platform(engine, tmp_path) as (base_url, _simulator, channel_id),
         httpx.AsyncClient(base_url=base_url, timeout=20) as client,
     ):
-        admin = await _login(client, "admin", ADMIN_PASSWORD)
+        admin = await sign_in(client, "admin", ADMIN_PASSWORD)
         token = admin["Authorization"].removeprefix("Bearer ")
         async with connect(_ws(base_url, channel_id, token), open_timeout=20) as websocket:
             messages = [await websocket.recv(decode=False) for _ in range(6)]
@@ -140,7 +117,7 @@ async def test_websocket_snapshot_timeline_scope_and_audit(
         assert "first_keyframe" in kinds
 
         # A viewer of another county: the channel does not exist for them.
-        other = await _login(client, "other-county", "user-secret-42")
+        other = await sign_in(client, "other-county", "user-secret-42")
         other_token = other["Authorization"].removeprefix("Bearer ")
         async with connect(_ws(base_url, channel_id, other_token)) as websocket:
             with pytest.raises(ConnectionClosed) as closed:

@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from websockets.asyncio.client import connect
 
 from tests.api.conftest import ADMIN_PASSWORD
-from tests.api.test_live_api import _login, _ws, live_platform
+from tests.api.loopback_api import sign_in
+from tests.api.test_live_api import _ws, live_platform
 from tests.signaling.conftest import eventually
 from vigil.media.live import is_init_segment
 from vigil.media.transcoder import TranscoderPool
@@ -56,7 +57,7 @@ async def test_an_h265_channel_plays_as_h264(engine: AsyncEngine, tmp_path: Path
         ),
         httpx.AsyncClient(base_url=base_url, timeout=20) as client,
     ):
-        admin = await _login(client, "admin", ADMIN_PASSWORD)
+        admin = await sign_in(client, "admin", ADMIN_PASSWORD)
         url = _ws(base_url, channel_id, admin["Authorization"].removeprefix("Bearer "))
         first, second = await asyncio.gather(_messages(url, 30), _messages(url, 10))
         assert pool.started == 1  # both viewers shared one transcoder

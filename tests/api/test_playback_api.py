@@ -22,7 +22,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.api.conftest import ADMIN_PASSWORD, add_user, seed_two_counties
-from tests.api.test_device_live import http_server
+from tests.api.loopback_api import api_context, http_server
 from tests.recording.playback_fixtures import (
     CHANNEL,
     POOL,
@@ -35,15 +35,12 @@ from tests.recording.playback_fixtures import (
     record_two_runs,
 )
 from tests.signaling.conftest import eventually
-from vigil.access.audit_key import load_or_create_audit_key
 from vigil.access.roles import Role
 from vigil.access.users import ensure_admin
-from vigil.api.context import ApiContext
 from vigil.media.live import is_init_segment
 from vigil.protocols.fmp4.fragment_reader import parse_fragment
 from vigil.recording.playback_session import iso
-from vigil.recording.segment_files import SegmentFiles
-from vigil.settings import AuthSettings, RetentionSettings
+from vigil.recording.segment_reader import SegmentReader
 
 pytestmark = pytest.mark.integration
 
@@ -66,14 +63,7 @@ async def playback_platform(engine: AsyncEngine, tmp_path: Path) -> AsyncIterato
     async with engine.begin() as conn:
         await ensure_admin(conn, "admin", ADMIN_PASSWORD)
     pool = tmp_path / "pool"
-    ctx = ApiContext(
-        engine=engine,
-        auth=AuthSettings(),
-        retention=RetentionSettings(),
-        audit_key=load_or_create_audit_key(tmp_path),
-        max_upload_bytes=1 << 20,
-        segment_files=SegmentFiles({POOL: pool}),
-    )
+    ctx = api_context(engine, tmp_path, segment_reader=SegmentReader({POOL: pool}))
     recorded = await record_two_runs(engine, pool)
     async with (
         http_server(ctx) as base_url,

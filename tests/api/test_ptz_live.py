@@ -23,7 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from websockets.asyncio.client import connect
 
 from tests.api.conftest import ADMIN_PASSWORD
-from tests.api.test_live_api import _audit, _login, _ws, live_platform
+from tests.api.loopback_api import sign_in
+from tests.api.test_live_api import _audit, _ws, live_platform
 from tests.signaling.conftest import eventually
 
 pytestmark = pytest.mark.integration
@@ -97,7 +98,7 @@ async def test_pan_and_zoom_move_the_picture(engine: AsyncEngine, tmp_path: Path
         live_platform(engine, tmp_path) as (base_url, simulator, channel_id),
         httpx.AsyncClient(base_url=base_url, timeout=20) as client,
     ):
-        admin = await _login(client, "admin", ADMIN_PASSWORD)
+        admin = await sign_in(client, "admin", ADMIN_PASSWORD)
         channel = (await client.get(f"/api/v1/channels/{channel_id}", headers=admin)).json()
         assert channel["ptz_type"] == 1  # a dome, from the device's catalog
         device = next(iter(simulator.devices.values()))

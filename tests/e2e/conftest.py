@@ -14,9 +14,10 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -35,6 +36,11 @@ CHROMIUM_ARGS = [
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 15.0
 UI_TIMEOUT_MS = 15_000  # generous for a loaded CI machine; a passing step takes far less
+# Simulated devices (`vigil sim`): their region, password, keepalive and registration time.
+REGIONS = (("3402", "芜湖市"), ("340202", "镜湖区"))
+SIM_PASSWORD = "12345678"
+KEEPALIVE_S = 1
+REGISTER_TIMEOUT_S = 30.0
 
 expect.set_options(timeout=UI_TIMEOUT_MS)
 
@@ -85,36 +91,68 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def run_server(
-    tmp_path_factory: pytest.TempPathFactory, extra_env: dict[str, str] | None = None
-) -> Iterator[Server]:
-    """Runs `vigil serve` with a fresh data directory until the block ends; ``extra_env``
-    adds or overrides VIGIL_* settings (the SIP port, keepalive timing, ...)."""
-    data_dir = tmp_path_factory.mktemp("vigil-data")
-    log_path = data_dir / "serve.log"
-    port = _free_port()
+def serve(
+    data_dir: Path,
+    http_port: int,
+    extra_env: dict[str, str] | None = None,
+    log_name: str = "serve.log",
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Runs `vigil serve` on ``data_dir`` and ``http_port`` from healthy until the block ends
+    (then SIGTERM, SIGKILL if it lingers); ``extra_env`` adds or overrides VIGIL_* settings.
+    The output goes to ``data_dir / log_name``."""
     env = dict(os.environ)
     env.update(
         {
             "VIGIL_DATA_DIR": str(data_dir),
             "VIGIL_HTTP__HOST": "127.0.0.1",
-            "VIGIL_HTTP__PORT": str(port),
+            "VIGIL_HTTP__PORT": str(http_port),
             "VIGIL_ADMIN__PASSWORD": ADMIN_PASSWORD,
             "VIGIL_SIP__PORT": "0",
             "VIGIL_MEDIA__RTP_PORT": "0",
         }
     )
     env.update(extra_env or {})
-    base_url = f"http://127.0.0.1:{port}"
+    log_path = data_dir / log_name
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             _vigil_command(), env=env, stdout=log, stderr=subprocess.STDOUT, cwd=data_dir
         )
     try:
-        _wait_healthy(base_url, process, log_path)
-        yield Server(base_url=base_url, data_dir=data_dir, log_path=log_path)
+        _wait_healthy(f"http://127.0.0.1:{http_port}", process, log_path)
+        yield process
     finally:
         _stop(process)
+
+
+@contextlib.contextmanager
+def run_server(
+    tmp_path_factory: pytest.TempPathFactory, extra_env: dict[str, str] | None = None
+) -> Iterator[Server]:
+    """Runs `vigil serve` with a fresh data directory until the block ends; ``extra_env``
+    adds or overrides VIGIL_* settings (the SIP port, keepalive timing, ...)."""
+    data_dir = tmp_path_factory.mktemp("vigil-data")
+    port = _free_port()
+    with serve(data_dir, port, extra_env):
+        yield Server(
+            base_url=f"http://127.0.0.1:{port}", data_dir=data_dir, log_path=data_dir / "serve.log"
+        )
+
+
+@contextlib.contextmanager
+def run_signalling_server(
+    tmp_path_factory: pytest.TempPathFactory,
+    sip_port: int,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[Server]:
+    """`run_server` with signalling on ``sip_port`` and keepalives every KEEPALIVE_S, for
+    tests with simulated devices (`simulated_devices`)."""
+    env = {
+        "VIGIL_SIP__HOST": "127.0.0.1",
+        "VIGIL_SIP__PORT": str(sip_port),
+        "VIGIL_SIP__KEEPALIVE_INTERVAL_S": str(KEEPALIVE_S),
+    }
+    with run_server(tmp_path_factory, {**env, **(extra_env or {})}) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
@@ -205,3 +243,57 @@ def free_sip_port() -> int:
 def sip_port() -> int:
     """A SIP port for the module's platform, when its tests need real devices."""
     return free_sip_port()
+
+
+def add_regions(admin_api: httpx.Client, regions: Iterable[tuple[str, str]] = REGIONS) -> None:
+    """Creates regions ({code, name}), accepting ones that exist already."""
+    for code, name in regions:
+        answer = admin_api.post("/regions", json={"code": code, "name": name})
+        assert answer.status_code in (200, 201), answer.text
+
+
+def online_channels(admin_api: httpx.Client) -> list[dict[str, Any]]:
+    answer = admin_api.get("/channels", params={"online": "true"})
+    assert answer.status_code == 200, answer.text
+    items: list[dict[str, Any]] = answer.json()["items"]
+    return items
+
+
+@contextlib.contextmanager
+def simulated_devices(
+    server: Server, sip_port: int, sim_args: Sequence[str], ready: Callable[[], bool], what: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Runs `vigil sim` against the platform (region 340202, SIM_PASSWORD, keepalives every
+    KEEPALIVE_S, plus ``sim_args``) once ``ready()`` holds, within REGISTER_TIMEOUT_S (else
+    the test fails with "``what`` did not register" and both logs); killed when the block
+    ends if it still runs."""
+    command = [
+        *[sys.executable, "-m", "vigil", "sim"],
+        *["--platform", f"127.0.0.1:{sip_port}"],
+        *["--password", SIM_PASSWORD, "--region", "340202"],
+        *["--keepalive-s", str(KEEPALIVE_S)],
+        *sim_args,
+    ]
+    log_path = Path(server.data_dir) / "sim.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + REGISTER_TIMEOUT_S
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"vigil sim exited with {process.returncode}:\n{log_path.read_text()}")
+            if ready():
+                break
+            if time.monotonic() > deadline:
+                pytest.fail(
+                    f"{what} did not register:\n"
+                    + log_path.read_text()[-3000:]
+                    + server.log_path.read_text(errors="replace")[-3000:]
+                )
+            time.sleep(0.2)
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=10)

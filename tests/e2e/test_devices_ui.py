@@ -10,33 +10,27 @@ point list turn the devices and their channels offline from the server's event s
 
 from __future__ import annotations
 
-import contextlib
 import re
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from tests.e2e.conftest import Server, run_server
+from tests.e2e.browser_pages import sign_in
+from tests.e2e.conftest import Server, add_regions, run_signalling_server, simulated_devices
 
 pytestmark = pytest.mark.e2e
 
-REGIONS = (("3402", "芜湖市"), ("340202", "镜湖区"))
 SIM_DEVICES = 2
 SIM_CHANNELS = 2
-SIM_PASSWORD = "12345678"
-KEEPALIVE_S = 1
 # Device serials 1 and 2 (NVR, type 118); channel serials (device - 1) × 2 + n (type 131).
 DEVICE_IDS = ("34020200001180000001", "34020200001180000002")
 APPROVED = DEVICE_IDS[1]
 APPROVED_CHANNELS = ("34020200001310000003", "34020200001310000004")
-REGISTER_TIMEOUT_S = 30.0
 OFFLINE_TIMEOUT_MS = 12_000  # keepalive timeout (2 × 1 s) plus detection and the push
 MakePage = Callable[[str], Page]
 
@@ -44,14 +38,8 @@ MakePage = Callable[[str], Page]
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, sip_port: int) -> Iterator[Server]:
     """This module's platform: signalling on a known port, keepalives every second."""
-    with run_server(
-        tmp_path_factory,
-        {
-            "VIGIL_SIP__HOST": "127.0.0.1",
-            "VIGIL_SIP__PORT": str(sip_port),
-            "VIGIL_SIP__KEEPALIVE_INTERVAL_S": str(KEEPALIVE_S),
-            "VIGIL_SIP__KEEPALIVE_TIMEOUT_COUNT": "2",
-        },
+    with run_signalling_server(
+        tmp_path_factory, sip_port, {"VIGIL_SIP__KEEPALIVE_TIMEOUT_COUNT": "2"}
     ) as running:
         yield running
 
@@ -59,9 +47,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, sip_port: int) -> Iterator[
 @pytest.fixture(scope="module")
 def regions(admin_api: httpx.Client) -> None:
     """The simulator's region, so the channels of its catalog find a place in the ledger."""
-    for code, name in REGIONS:
-        answer = admin_api.post("/regions", json={"code": code, "name": name})
-        assert answer.status_code in (200, 201), answer.text
+    add_regions(admin_api)
 
 
 def _devices_online(admin_api: httpx.Client) -> set[str]:
@@ -76,56 +62,26 @@ def _channels_of(admin_api: httpx.Client, device_id: str) -> list[dict[str, obje
     return answer.json()["items"]
 
 
-def _sim_command(sip_port: int) -> list[str]:
-    return [
-        *[sys.executable, "-m", "vigil", "sim"],
-        *["--platform", f"127.0.0.1:{sip_port}"],
-        *["--devices", str(SIM_DEVICES), "--channels", str(SIM_CHANNELS)],
-        *["--password", SIM_PASSWORD, "--region", "340202"],
-        *["--keepalive-s", str(KEEPALIVE_S)],
-    ]
-
-
 @pytest.fixture
 def simulator(
     server: Server, sip_port: int, regions: None, admin_api: httpx.Client
 ) -> Iterator[subprocess.Popen[bytes]]:
     """`vigil sim` with two NVRs of two channels each, registered and with their catalogs
     read; killed at the end if the test has not killed it already."""
-    log_path = Path(server.data_dir) / "sim.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(_sim_command(sip_port), stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + REGISTER_TIMEOUT_S
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"vigil sim exited with {process.returncode}:\n{log_path.read_text()}")
-            ready = _devices_online(admin_api) == set(DEVICE_IDS) and all(
-                len(_channels_of(admin_api, d)) == SIM_CHANNELS for d in DEVICE_IDS
-            )
-            if ready:
-                break
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    "the simulated devices did not register with their catalogs:\n"
-                    + log_path.read_text()[-3000:]
-                    + server.log_path.read_text(errors="replace")[-3000:]
-                )
-            time.sleep(0.2)
+
+    def ready() -> bool:
+        return _devices_online(admin_api) == set(DEVICE_IDS) and all(
+            len(_channels_of(admin_api, d)) == SIM_CHANNELS for d in DEVICE_IDS
+        )
+
+    with simulated_devices(
+        server,
+        sip_port,
+        ["--devices", str(SIM_DEVICES), "--channels", str(SIM_CHANNELS)],
+        ready,
+        "the simulated devices (with their catalogs)",
+    ) as process:
         yield process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=10)
-
-
-def sign_in(page: Page, password: str, start: str = "/") -> None:
-    page.goto(start)
-    page.get_by_test_id("login-username").fill("admin")
-    page.get_by_test_id("login-password").fill(password)
-    page.get_by_test_id("login-submit").click()
-    expect(page.get_by_test_id("current-user")).to_be_visible()
 
 
 def device_row(page: Page, device_id: str) -> Locator:
@@ -139,7 +95,7 @@ def test_devices_pages_follow_real_devices(
     simulator: subprocess.Popen[bytes],
 ) -> None:
     page = make_page("en-US")
-    sign_in(page, admin_password)
+    sign_in(page, "admin", admin_password)
     page.get_by_test_id("nav-devices").click()
     expect(page).to_have_url(re.compile(r"#/devices$"))
 
@@ -226,7 +182,7 @@ def test_devices_pages_follow_real_devices(
 
     # a second window on the point list: every channel of both devices, online
     points = make_page("zh-CN")
-    sign_in(points, admin_password)
+    sign_in(points, "admin", admin_password)
     channel_rows = points.locator("[data-testid=channel-row][data-device-id^='3402020000118']")
     expect(channel_rows).to_have_count(SIM_DEVICES * SIM_CHANNELS)
     for tab in (page, points):

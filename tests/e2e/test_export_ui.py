@@ -15,6 +15,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.api.conftest import TWO_COUNTY_LEDGER
 from tests.conftest import run_blocking
+from tests.e2e.browser_pages import sign_in
 from tests.e2e.conftest import UI_TIMEOUT_MS, Server
 from tests.recording.export_recordings import CHANNEL, record_two_runs
 from vigil.db.engine import create_engine
@@ -65,11 +66,7 @@ def test_export_from_a_point_download_and_verify(
     tmp_path: Path,
 ) -> None:
     page = utc_page
-    page.goto("/")
-    page.get_by_test_id("login-username").fill("admin")
-    page.get_by_test_id("login-password").fill(admin_password)
-    page.get_by_test_id("login-submit").click()
-    expect(page.get_by_test_id("current-user")).to_be_visible()
+    sign_in(page, "admin", admin_password)
 
     page.goto(f"/#/points/{CHANNEL}")
     page.get_by_test_id("point-export").click()

@@ -16,18 +16,17 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.conftest import run_blocking
+from tests.e2e.browser_pages import PLAY_TIMEOUT_MS, expect_playing, sign_in
 from tests.e2e.conftest import Server
 from tests.recording.playback_fixtures import (
     CHANNEL,
-    POOL,
     RUN2_START,
     T0,
+    record_clip,
     record_two_runs,
-    samples,
 )
 from vigil.db.engine import create_engine
 from vigil.recording.playback_session import iso
-from vigil.recording.segment_writer import record_samples
 
 pytestmark = pytest.mark.e2e
 
@@ -38,7 +37,6 @@ LEDGER = (
     f"{CHANNEL},镜湖 路口 1,340202,JH-PSB,镜湖区公安分局,1,police_video,320x180\n"
     f"{OTHER},镜湖 路口 2,340202,JH-PSB,镜湖区公安分局,1,police_video,320x180\n"
 ).encode()
-PLAY_TIMEOUT_MS = 20_000
 
 # Frames presented for a while (requestVideoFrameCallback): their media times, the playhead.
 WATCH_FRAMES = """async ({ seconds }) => {
@@ -67,10 +65,7 @@ async def _record(server: Server) -> None:
     try:
         pool = server.data_dir / "recordings"
         await record_two_runs(engine, pool)
-        await record_samples(
-            engine, POOL, pool, OTHER, samples(300, OTHER),
-            start_at=T0, segment_duration_s=2.0, fsync=False,
-        )  # fmt: skip
+        await record_clip(engine, pool, OTHER, T0, 300)
     finally:
         await engine.dispose()
 
@@ -85,29 +80,16 @@ def recorded(server: Server, admin_api: httpx.Client) -> None:
     run_blocking(_record(server))
 
 
-def _login(page: Page, password: str) -> None:
-    page.goto("/")
-    page.get_by_test_id("login-username").fill("admin")
-    page.get_by_test_id("login-password").fill(password)
-    page.get_by_test_id("login-submit").click()
-    expect(page.get_by_test_id("current-user")).to_be_visible()
-
-
 def test_playback_crosses_segments_and_shows_the_gap(
     make_page: MakePage, admin_password: str, recorded: None, server: Server
 ) -> None:
     page = make_page("en-US")
-    _login(page, admin_password)
+    sign_in(page, "admin", admin_password)
     expect(page.get_by_test_id("nav-playback")).to_be_visible()
     page.goto(f"/#/playback?channels={CHANNEL}&at={iso(T0)}")
     cell = page.get_by_test_id("playback-cell").first
     expect(cell).to_have_attribute("data-channel", CHANNEL)
-    try:
-        expect(cell).to_have_attribute("data-state", "playing", timeout=PLAY_TIMEOUT_MS)
-    except AssertionError:
-        message = page.get_by_test_id("playback-message").first.inner_text()
-        log = server.log_path.read_text(errors="replace")[-3000:]
-        raise AssertionError(f"the recording did not play: {message}\n{log}") from None
+    expect_playing(page, cell, "playback-message", server, "the recording")
 
     # the timeline bar shows the gap between the two runs
     gap = page.locator(f'[data-testid=timeline-gap][data-start="{iso(T0 + timedelta(seconds=6))}"]')
@@ -168,7 +150,7 @@ def test_two_channels_play_in_step_across_a_gap(
 ) -> None:
     """The channel that skips its gap waits until the other reaches the same wall time."""
     page = make_page("en-US")
-    _login(page, admin_password)
+    sign_in(page, "admin", admin_password)
     page.goto(f"/#/playback?channels={CHANNEL},{OTHER}&at={iso(T0 + timedelta(seconds=4))}")
     cells = page.locator("[data-testid=playback-cell][data-channel]")
     expect(cells).to_have_count(2)
@@ -214,7 +196,7 @@ def test_speed_four_plays_keyframes_four_times_faster(
     make_page: MakePage, admin_password: str, recorded: None
 ) -> None:
     page = make_page("en-US")
-    _login(page, admin_password)
+    sign_in(page, "admin", admin_password)
     page.goto(f"/#/playback?channels={OTHER}&at={iso(T0)}")
     cell = page.get_by_test_id("playback-cell").first
     expect(cell).to_have_attribute("data-state", "playing", timeout=PLAY_TIMEOUT_MS)

@@ -6,40 +6,32 @@ move and a stop that reach the camera (its Response is in the audit log), and a 
 
 from __future__ import annotations
 
-import contextlib
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import Server, run_server
+from tests.e2e.browser_pages import open_live_grid_of_one, sign_in
+from tests.e2e.conftest import (
+    Server,
+    add_regions,
+    online_channels,
+    run_signalling_server,
+    simulated_devices,
+)
 
 pytestmark = pytest.mark.e2e
 
-SIM_PASSWORD = "12345678"
-KEEPALIVE_S = 1
-REGISTER_TIMEOUT_S = 30.0
 VIEWER = ("ptz-watcher", "watcher-Secret-42")
 MakePage = Callable[[str], Page]
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, sip_port: int) -> Iterator[Server]:
-    with run_server(
-        tmp_path_factory,
-        {
-            "VIGIL_SIP__HOST": "127.0.0.1",
-            "VIGIL_SIP__PORT": str(sip_port),
-            "VIGIL_SIP__KEEPALIVE_INTERVAL_S": str(KEEPALIVE_S),
-        },
-    ) as running:
+    with run_signalling_server(tmp_path_factory, sip_port) as running:
         yield running
 
 
@@ -47,48 +39,20 @@ def server(tmp_path_factory: pytest.TempPathFactory, sip_port: int) -> Iterator[
 def points(server: Server, sip_port: int, admin_api: httpx.Client) -> Iterator[dict[int, str]]:
     """A simulated NVR with a dome and a fixed camera, registered and in the ledger:
     {PTZType: channel ID}."""
-    for code, name in (("3402", "芜湖市"), ("340202", "镜湖区")):
-        answer = admin_api.post("/regions", json={"code": code, "name": name})
-        assert answer.status_code in (200, 201), answer.text
-    command = [
-        *[sys.executable, "-m", "vigil", "sim"],
-        *["--platform", f"127.0.0.1:{sip_port}"],
-        *["--devices", "1", "--channels", "2"],
-        *["--password", SIM_PASSWORD, "--region", "340202"],
-        *["--keepalive-s", str(KEEPALIVE_S)],
-    ]
-    log_path = Path(server.data_dir) / "sim.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + REGISTER_TIMEOUT_S
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"vigil sim exited with {process.returncode}:\n{log_path.read_text()}")
-            answer = admin_api.get("/channels", params={"online": "true"})
-            assert answer.status_code == 200, answer.text
-            items = answer.json()["items"]
-            if len(items) == 2:
-                break
-            if time.monotonic() > deadline:
-                pytest.fail(f"the simulated NVR did not register:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.2)
-        yield {item["ptz_type"]: item["id"] for item in items}
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=10)
+    add_regions(admin_api)
+    with simulated_devices(
+        server,
+        sip_port,
+        ["--devices", "1", "--channels", "2"],
+        lambda: len(online_channels(admin_api)) == 2,
+        "the simulated NVR",
+    ):
+        yield {item["ptz_type"]: item["id"] for item in online_channels(admin_api)}
 
 
 def _sign_in_to_live(page: Page, username: str, password: str) -> None:
-    page.goto("/")
-    page.get_by_test_id("login-username").fill(username)
-    page.get_by_test_id("login-password").fill(password)
-    page.get_by_test_id("login-submit").click()
-    expect(page.get_by_test_id("current-user")).to_be_visible()
-    page.get_by_test_id("nav-live").click()
-    page.get_by_test_id("live-grid-1").click()
+    sign_in(page, username, password)
+    open_live_grid_of_one(page)
 
 
 def _ptz_records(admin_api: httpx.Client, count: int) -> list[dict[str, Any]]:

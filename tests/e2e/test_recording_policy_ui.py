@@ -7,7 +7,9 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from .test_web_ui import sign_in, wait_until
+from tests.e2e.browser_pages import sign_in
+
+from .test_web_ui import wait_until
 
 pytestmark = pytest.mark.e2e
 

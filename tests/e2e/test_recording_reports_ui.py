@@ -16,6 +16,7 @@ import openpyxl
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.e2e.browser_pages import sign_in
 from tests.e2e.conftest import Server, run_server
 
 pytestmark = pytest.mark.e2e
@@ -44,19 +45,11 @@ def seeded(admin_api: httpx.Client) -> None:
     assert answer.status_code == 200, answer.text
 
 
-def sign_in(page: Page, password: str, start: str) -> None:
-    page.goto(f"/#/login?next={start}")
-    page.get_by_test_id("login-username").fill("admin")
-    page.get_by_test_id("login-password").fill(password)
-    page.get_by_test_id("login-submit").click()
-    expect(page.get_by_test_id("current-user")).to_be_visible()
-
-
 def test_coverage_report_renders_and_exports(
     make_page: MakePage, seeded: None, admin_password: str
 ) -> None:
     page = make_page("en-US")
-    sign_in(page, admin_password, "/coverage")
+    sign_in(page, "admin", admin_password, "/#/login?next=/coverage")
     page.get_by_test_id("nav-coverage").click()
     rows = page.get_by_test_id("coverage-row")
     expect(rows).to_have_count(3)
@@ -97,7 +90,7 @@ def test_alarms_page_shows_and_acknowledges_the_storage_alarm(
     make_page: MakePage, admin_password: str
 ) -> None:
     page = make_page("en-US")
-    sign_in(page, admin_password, "/alarms")
+    sign_in(page, "admin", admin_password, "/#/login?next=/alarms")
     page.get_by_test_id("nav-alarms").click()
     row = page.locator("[data-testid=alarm-row][data-kind=storage_full]")
     expect(row).to_have_count(1)

@@ -17,6 +17,8 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.e2e.browser_pages import sign_in
+
 pytestmark = pytest.mark.e2e
 
 REGIONS = (("3402", "芜湖市"), ("340202", "镜湖区"), ("340207", "鸠江区"))
@@ -72,14 +74,6 @@ def wait_rows(page: Page, check: Callable[[list[str]], bool], what: str) -> list
     except AssertionError:
         raise AssertionError(f"timed out waiting for {what}; rows are {seen}") from None
     return seen
-
-
-def sign_in(page: Page, username: str, password: str) -> None:
-    page.goto("/")
-    page.get_by_test_id("login-username").fill(username)
-    page.get_by_test_id("login-password").fill(password)
-    page.get_by_test_id("login-submit").click()
-    expect(page.get_by_test_id("current-user")).to_be_visible()
 
 
 def sign_out(page: Page) -> None:

@@ -7,23 +7,29 @@ Run B: 352×288 from T0 + 10 s, 4 s (100 frames) in 2 s segments.
 from __future__ import annotations
 
 import asyncio
-import json
-import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.recording.playback_fixtures import CHANNEL, POOL, ffprobe_frame_entries, record_clip
 from vigil.recording.export_jobs import ExportJob, get_job
 from vigil.recording.export_service import ExportService
 from vigil.recording.index import SegmentRow
 from vigil.recording.platform_key import load_or_create_platform_key
-from vigil.recording.segment_writer import clip_samples, record_samples
-from vigil.sim.sim_media import encode_clip
 
-CHANNEL = "34020200001310000001"
-POOL = "default"
+__all__ = [
+    "CHANNEL",
+    "POOL",
+    "RUN_B_AT",
+    "T0",
+    "export_service",
+    "ffprobe_frames",
+    "record_two_runs",
+    "wait_finished",
+]
+
 T0 = datetime(2026, 11, 2, 9, 30, 0, tzinfo=UTC)
 RUN_B_AT = T0 + timedelta(seconds=10)
 
@@ -31,16 +37,8 @@ RUN_B_AT = T0 + timedelta(seconds=10)
 async def record_two_runs(
     engine: AsyncEngine, pool_dir: Path, channel_id: str = CHANNEL
 ) -> list[SegmentRow]:
-    a = await record_samples(
-        engine, POOL, pool_dir, channel_id,
-        clip_samples(encode_clip(320, 240, channel_id), frames=150),
-        start_at=T0, segment_duration_s=2.0, fsync=False,
-    )  # fmt: skip
-    b = await record_samples(
-        engine, POOL, pool_dir, channel_id,
-        clip_samples(encode_clip(352, 288, channel_id), frames=100),
-        start_at=RUN_B_AT, segment_duration_s=2.0, fsync=False,
-    )  # fmt: skip
+    a = await record_clip(engine, pool_dir, channel_id, T0, 150, width=320, height=240)
+    b = await record_clip(engine, pool_dir, channel_id, RUN_B_AT, 100, width=352, height=288)
     return a + b
 
 
@@ -71,10 +69,4 @@ async def wait_finished(service: ExportService, job_id: str, timeout_s: float = 
 
 def ffprobe_frames(path: Path) -> list[dict[str, Any]]:
     """Every decoded frame: pts, width, height (ffprobe decodes the whole file)."""
-    out = subprocess.run(
-        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_frames",
-         "-show_entries", "frame=pts,pkt_dts,width,height,key_frame", "-of", "json", str(path)],
-        check=True, capture_output=True, timeout=120,
-    ).stdout  # fmt: skip
-    frames: list[dict[str, Any]] = json.loads(out)["frames"]
-    return frames
+    return ffprobe_frame_entries(path, "pts,pkt_dts,width,height,key_frame")

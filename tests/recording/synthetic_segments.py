@@ -52,13 +52,17 @@ async def add_segment(
     duration_s: float = 60.0,
     size_bytes: int = 1000,
     pool: str = "default",
+    path: str | None = None,
+    start_90k: int = 0,
+    frames: int = 25,
 ) -> int:
-    """A segment row and a file of ``size_bytes`` bytes; returns the row id."""
+    """A segment row (one fragment of ``frames`` frames) and a file of ``size_bytes`` bytes at
+    ``path`` in the pool (by default the recorder's naming); returns the row id."""
     end_at = start_at + timedelta(seconds=duration_s)
-    rel = f"{channel_id}/{start_at:%Y%m%d}/{channel_id}-{start_at:%Y%m%dT%H%M%S%f}.mp4"
-    path = pool_dir / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(b"\0" * size_bytes)
+    rel = path or f"{channel_id}/{start_at:%Y%m%d}/{channel_id}-{start_at:%Y%m%dT%H%M%S%f}.mp4"
+    file = pool_dir / rel
+    file.parent.mkdir(parents=True, exist_ok=True)
+    file.write_bytes(b"\0" * size_bytes)
     duration_90k = round(duration_s * 90_000)
     async with engine.begin() as conn:
         params = await ensure_video_params(
@@ -73,14 +77,14 @@ async def add_segment(
                 run_id=1,
                 start_at=start_at,
                 end_at=end_at,
-                start_90k=0,
+                start_90k=start_90k,
                 duration_90k=duration_90k,
                 size_bytes=size_bytes,
                 init_size_bytes=10,
-                frames=25,
+                frames=frames,
                 params_id=params,
                 sha256="0" * 64,
-                fragments=(FragmentEntry(10, size_bytes - 10, 0, duration_90k, 25),),
+                fragments=(FragmentEntry(10, size_bytes - 10, 0, duration_90k, frames),),
             ),
         )
 

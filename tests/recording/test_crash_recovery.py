@@ -9,8 +9,6 @@ import contextlib
 import hashlib
 import itertools
 import json
-import os
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -20,7 +18,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from tests.e2e.conftest import ADMIN_PASSWORD, _stop, _vigil_command, _wait_healthy
+from tests.e2e.conftest import ADMIN_PASSWORD, _vigil_command, free_sip_port, serve
 from vigil.db.tables import segments
 from vigil.recording.index import SegmentRow, segment_from_row
 from vigil.recording.segment_writer import parse_segment_path
@@ -35,50 +33,23 @@ GOP_S = 1.0  # the simulator's clip: a keyframe every 25 frames at 25 fps
 MAX_LOSS_S = 2 * GOP_S + 1.5
 
 
-def _free_port() -> int:
-    """A port free for both UDP and TCP (SIP listens on both)."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-            tcp.bind(("127.0.0.1", 0))
-            port = int(tcp.getsockname()[1])
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-                try:
-                    udp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-                return port
-    raise RuntimeError("no free port")
-
-
 @contextlib.contextmanager
 def _serve(
     data_dir: Path, http_port: int, sip_port: int, log_name: str
 ) -> Iterator[subprocess.Popen[bytes]]:
-    env = dict(os.environ)
-    env.update(
+    with serve(
+        data_dir,
+        http_port,
         {
-            "VIGIL_DATA_DIR": str(data_dir),
-            "VIGIL_HTTP__HOST": "127.0.0.1",
-            "VIGIL_HTTP__PORT": str(http_port),
-            "VIGIL_ADMIN__PASSWORD": ADMIN_PASSWORD,
             "VIGIL_SIP__HOST": "127.0.0.1",
             "VIGIL_SIP__PORT": str(sip_port),
             "VIGIL_MEDIA__HOST": "127.0.0.1",
-            "VIGIL_MEDIA__RTP_PORT": "0",
             "VIGIL_RECORDING__SEGMENT_DURATION_S": str(SEGMENT_S),
             "VIGIL_RECORDING__MIN_FREE_BYTES": "0",
-        }
-    )
-    log_path = data_dir / log_name
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            _vigil_command(), env=env, stdout=log, stderr=subprocess.STDOUT, cwd=data_dir
-        )
-    try:
-        _wait_healthy(f"http://127.0.0.1:{http_port}", process, log_path)
+        },
+        log_name,
+    ) as process:
         yield process
-    finally:
-        _stop(process)
 
 
 def _rows(data_dir: Path) -> list[SegmentRow]:
@@ -123,7 +94,7 @@ def test_kill_9_loses_at_most_the_unfinished_fragment(
 ) -> None:
     data_dir = tmp_path_factory.mktemp("crash")
     pool = data_dir / "recordings"
-    http_port, sip_port = _free_port(), _free_port()
+    http_port, sip_port = free_sip_port(), free_sip_port()
     base = f"http://127.0.0.1:{http_port}/api/v1"
     # The simulator starts first (its start-up takes seconds on a loaded machine) and
     # retries its registration until the platform listens.

@@ -9,7 +9,6 @@ every interval.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import subprocess
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.recording.playback_fixtures import ffprobe_h264_frame_count
 from tests.recording.synthetic_segments import add_channel, assert_rows_match_files
 from vigil.db.tables import recording_events, segments
 from vigil.protocols.samples import Sample
@@ -89,23 +89,12 @@ def _samples(seconds: int) -> list[Sample]:
     return clip_samples(encode_clip(320, 240, CHANNEL), frames=25 * seconds)
 
 
-def _ffprobe_frames(path: Path) -> int:
-    out = subprocess.run(
-        ["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0",
-         "-show_entries", "stream=nb_read_frames,codec_name", "-of", "json", str(path)],
-        check=True, capture_output=True, timeout=60,
-    ).stdout  # fmt: skip
-    stream = json.loads(out)["streams"][0]
-    assert stream["codec_name"] == "h264"
-    return int(stream["nb_read_frames"])
-
-
 async def _assert_every_file_plays(engine: AsyncEngine, pool_dir: Path) -> int:
     await assert_rows_match_files(engine, pool_dir)
     async with engine.connect() as conn:
         rows = (await conn.execute(sa.select(segments.c.path, segments.c.frames))).all()
     for path, frames in rows:
-        assert _ffprobe_frames(pool_dir / path) == frames
+        assert ffprobe_h264_frame_count(pool_dir / path) == frames
     return len(rows)
 
 

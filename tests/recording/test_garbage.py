@@ -8,47 +8,21 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.recording.synthetic_segments import add_segment
 from vigil.db.tables import recording_garbage, segments
-from vigil.recording.fragment_table import FragmentEntry
 from vigil.recording.garbage import collect_garbage, delete_segments
-from vigil.recording.index import (
-    NewSegment,
-    ensure_video_params,
-    insert_segment,
-    segment_by_id,
-    segments_between,
-)
+from vigil.recording.index import segment_by_id, segments_between
 
 T0 = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
+CHANNEL = "34020000001320000001"
 
 
 async def _segment(engine: AsyncEngine, pool_dir: Path, name: str, minute: int) -> int:
-    path = pool_dir / "34020000001320000001" / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(b"x" * 100)
-    async with engine.begin() as conn:
-        params = await ensure_video_params(
-            conn, codec="h264", rfc6381_codec="avc1.42c01f", width=64, height=48, init_segment=b"i"
-        )
-        return await insert_segment(
-            conn,
-            NewSegment(
-                channel_id="34020000001320000001",
-                pool="default",
-                path=f"34020000001320000001/{name}",
-                run_id=1,
-                start_at=T0 + timedelta(minutes=minute),
-                end_at=T0 + timedelta(minutes=minute + 1),
-                start_90k=minute * 60 * 90_000,
-                duration_90k=60 * 90_000,
-                size_bytes=100,
-                init_size_bytes=10,
-                frames=1500,
-                params_id=params,
-                sha256="0" * 64,
-                fragments=(FragmentEntry(10, 90, 0, 60 * 90_000, 1500),),
-            ),
-        )
+    """A minute-long segment of 100 bytes and 1500 frames at ``CHANNEL/name``."""
+    return await add_segment(
+        engine, pool_dir, CHANNEL, T0 + timedelta(minutes=minute),
+        size_bytes=100, path=f"{CHANNEL}/{name}", start_90k=minute * 60 * 90_000, frames=1500,
+    )  # fmt: skip
 
 
 async def test_delete_removes_rows_and_files(engine: AsyncEngine, tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from vigil.recording.errors import SegmentFileError
 from vigil.recording.fragment_table import FragmentEntry
 from vigil.recording.hls_playlist import hls_playlist
 from vigil.recording.index import SegmentRow
-from vigil.recording.segment_files import SegmentFiles
+from vigil.recording.segment_reader import SegmentReader
 
 T0 = datetime(2026, 11, 3, 8, 0, tzinfo=UTC)
 SECOND = 90_000
@@ -93,7 +93,7 @@ def test_empty_range_is_an_empty_playlist() -> None:
 
 
 def test_segment_files_refuse_paths_outside_the_pool_and_short_files(tmp_path: Path) -> None:
-    files = SegmentFiles({"default": tmp_path})
+    files = SegmentReader({"default": tmp_path})
     row = _row(1, 0)
     (tmp_path / row.path).write_bytes(b"x" * 3100)
     assert files.read(row, 100, 1000) == b"x" * 1000

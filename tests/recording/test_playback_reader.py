@@ -19,23 +19,21 @@ from tests.recording.playback_fixtures import (
     T0,
     Recorded,
     ffprobe_frames,
+    record_clip,
     record_two_runs,
-    samples,
 )
 from vigil.protocols.fmp4.fragment_reader import parse_fragment
 from vigil.protocols.fmp4.retime import fragment_decode_time
 from vigil.recording.errors import SegmentFileError
 from vigil.recording.index import segments_from
 from vigil.recording.playback_reader import PlaybackItem, PlaybackReader
-from vigil.recording.segment_files import SegmentFiles
-from vigil.recording.segment_writer import clip_samples, record_samples
-from vigil.sim.sim_media import encode_clip
+from vigil.recording.segment_reader import SegmentReader
 
 
 async def _items(
     engine: AsyncEngine, recorded: Recorded, offset_s: float, **kwargs: object
 ) -> list[PlaybackItem]:
-    files = SegmentFiles({POOL: recorded.pool_dir})
+    files = SegmentReader({POOL: recorded.pool_dir})
     reader = PlaybackReader(
         engine,
         files,
@@ -124,7 +122,7 @@ async def test_keyframes_only_keeps_the_timeline(engine: AsyncEngine, tmp_path: 
 
 async def test_switching_to_keyframes_mid_stream(engine: AsyncEngine, tmp_path: Path) -> None:
     recorded = await record_two_runs(engine, tmp_path)
-    reader = PlaybackReader(engine, SegmentFiles({POOL: tmp_path}), CHANNEL, T0)
+    reader = PlaybackReader(engine, SegmentReader({POOL: tmp_path}), CHANNEL, T0)
     assert (await reader.next_item()) is not None  # init
     first = await reader.next_item()
     reader.keyframes_only = True
@@ -165,15 +163,10 @@ async def test_segments_from_pages_through_the_index(engine: AsyncEngine, tmp_pa
 
 
 async def test_new_parameters_bring_a_new_init_segment(engine: AsyncEngine, tmp_path: Path) -> None:
-    first = await record_samples(
-        engine, POOL, tmp_path, CHANNEL, samples(50), start_at=T0, segment_duration_s=2.0,
-        fsync=False,
-    )  # fmt: skip
-    smaller = clip_samples(encode_clip(160, 96, CHANNEL), frames=50)
-    second = await record_samples(
-        engine, POOL, tmp_path, CHANNEL, smaller, start_at=T0 + timedelta(seconds=2),
-        segment_duration_s=2.0, fsync=False,
-    )  # fmt: skip
+    first = await record_clip(engine, tmp_path, CHANNEL, T0, 50)
+    second = await record_clip(
+        engine, tmp_path, CHANNEL, T0 + timedelta(seconds=2), 50, width=160, height=96
+    )
     assert first[0].params_id != second[0].params_id
     items = await _items(engine, Recorded(tmp_path, first, second), 0)
     kinds = [(i.kind, i.params_id) for i in items]
@@ -194,13 +187,13 @@ async def test_a_damaged_file_is_a_segment_file_error(engine: AsyncEngine, tmp_p
     entry = row.fragments[1]
     data[entry.offset_bytes + 4 : entry.offset_bytes + 8] = b"junk"  # the moof's type
     path.write_bytes(bytes(data))
-    reader = PlaybackReader(engine, SegmentFiles({POOL: tmp_path}), CHANNEL, T0)
+    reader = PlaybackReader(engine, SegmentReader({POOL: tmp_path}), CHANNEL, T0)
     assert (await reader.next_item()) is not None  # init
     assert (await reader.next_item()) is not None  # the first fragment is intact
     with pytest.raises(SegmentFileError, match="does not match its row"):
         await reader.next_item()
     path.unlink()
-    reader = PlaybackReader(engine, SegmentFiles({POOL: tmp_path}), CHANNEL, T0)
+    reader = PlaybackReader(engine, SegmentReader({POOL: tmp_path}), CHANNEL, T0)
     await reader.next_item()
     with pytest.raises(SegmentFileError, match="No such file"):
         await reader.next_item()

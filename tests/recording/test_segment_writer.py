@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import itertools
-import json
-import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.recording.playback_fixtures import ffprobe_h264_frame_count
 from vigil.db.tables import video_params
 from vigil.protocols.fmp4.retime import fragment_decode_time
 from vigil.protocols.samples import Sample
@@ -108,17 +107,6 @@ async def test_first_segment_is_staggered(engine: AsyncEngine, tmp_path: Path) -
     assert [r.duration_90k // 90_000 for r in rows] == [1, 3, 3, 1]
 
 
-def _ffprobe_frames(path: Path) -> int:
-    out = subprocess.run(
-        ["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0",
-         "-show_entries", "stream=nb_read_frames,codec_name", "-of", "json", str(path)],
-        check=True, capture_output=True, timeout=60,
-    ).stdout  # fmt: skip
-    stream = json.loads(out)["streams"][0]
-    assert stream["codec_name"] == "h264"
-    return int(stream["nb_read_frames"])
-
-
 @pytest.mark.e2e
 async def test_ffprobe_reads_every_segment(engine: AsyncEngine, tmp_path: Path) -> None:
     rows = await record_samples(
@@ -127,7 +115,7 @@ async def test_ffprobe_reads_every_segment(engine: AsyncEngine, tmp_path: Path) 
     )  # fmt: skip
     assert len(rows) == 4
     for row in rows:
-        assert _ffprobe_frames(tmp_path / row.path) == row.frames
+        assert ffprobe_h264_frame_count(tmp_path / row.path) == row.frames
 
 
 async def test_full_pool_refuses_new_segment(engine: AsyncEngine, tmp_path: Path) -> None:

@@ -5,6 +5,8 @@
 // the playhead catches up with the live edge, playback holds until a small cushion is buffered
 // again (a stall at the very edge would otherwise drop a frame each time).
 
+import { MseBuffer } from "./mse-buffer.js";
+
 const MAX_LATENCY_S = 1.0; // further behind than this: jump to the live edge
 const CUSHION_S = 0.3; // buffer ahead of the playhead before playing (absorbs network jitter)
 const KEEP_BEHIND_S = 10; // buffer kept behind the playhead
@@ -42,11 +44,7 @@ export class MsePlayer {
     this.url = url;
     this.onState = onState;
     this.ws = null;
-    this.mediaSource = null;
-    this.objectUrl = null;
-    this.sourceBuffer = null;
     this.codec = null;
-    this.queue = [];
     this.closed = false;
     this.retryMs = RETRY_FIRST_MS;
     this.retryTimer = null;
@@ -56,7 +54,15 @@ export class MsePlayer {
     this.lastSample = { at: performance.now(), bytes: 0, fragments: 0 };
     this.rateTimer = setInterval(() => this.sample(), 1000);
     this.holding = true; // paused until CUSHION_S is buffered ahead
-    this.onUpdateEnd = () => this.afterUpdate();
+    this.media = new MseBuffer(video, {
+      onUpdateEnd: () => this.afterUpdate(),
+      onQuota: () => this.trim(true),
+      onOpenError: (message) => this.fail(message),
+      onAppendError: (message) => {
+        this.fail(message);
+        this.closeSocket();
+      },
+    });
     this.onWaiting = () => this.hold();
     this.onPlaying = () => {
       if (this.holding) video.pause(); // autoplay started before the cushion was there
@@ -136,66 +142,18 @@ export class MsePlayer {
       this.closeSocket();
       return;
     }
-    if (!this.mediaSource) {
+    if (!this.media.opened) {
       this.codec = codec;
-      this.openMediaSource(mime);
+      this.media.open(mime);
     } else if (codec !== this.codec) {
       this.codec = codec;
-      this.queue.push({ changeType: mime });
+      this.media.changeType(mime);
     }
     this.enqueue(bytes);
   }
 
-  openMediaSource(mime) {
-    const ms = new MediaSource();
-    this.mediaSource = ms;
-    this.objectUrl = URL.createObjectURL(ms);
-    ms.addEventListener(
-      "sourceopen",
-      () => {
-        if (this.mediaSource !== ms) return;
-        try {
-          const sb = ms.addSourceBuffer(mime);
-          sb.mode = "segments"; // fragments carry their own baseMediaDecodeTime
-          sb.addEventListener("updateend", this.onUpdateEnd);
-          this.sourceBuffer = sb;
-        } catch (exc) {
-          this.fail(exc && exc.message);
-          return;
-        }
-        this.pump();
-      },
-      { once: true },
-    );
-    this.video.src = this.objectUrl;
-  }
-
   enqueue(bytes) {
-    this.queue.push(bytes);
-    this.pump();
-  }
-
-  pump() {
-    const sb = this.sourceBuffer;
-    if (!sb || sb.updating || !this.queue.length) return;
-    if (this.mediaSource.readyState !== "open") return;
-    const next = this.queue.shift();
-    try {
-      if (next.changeType) {
-        if (typeof sb.changeType === "function") sb.changeType(next.changeType);
-        this.pump();
-        return;
-      }
-      sb.appendBuffer(next);
-    } catch (exc) {
-      if (exc && exc.name === "QuotaExceededError") {
-        this.queue.unshift(next);
-        this.trim(true);
-        return;
-      }
-      this.fail(exc && exc.message);
-      this.closeSocket();
-    }
+    this.media.append(bytes);
   }
 
   afterUpdate() {
@@ -212,7 +170,7 @@ export class MsePlayer {
         video.play().catch(() => {});
       }
     }
-    if (!this.trim(false)) this.pump();
+    if (!this.trim(false)) this.media.pump();
   }
 
   hold() {
@@ -225,19 +183,7 @@ export class MsePlayer {
 
   /** Removes buffer far behind the playhead; true when a removal started (updateend follows). */
   trim(force) {
-    const sb = this.sourceBuffer;
-    const buffered = this.video.buffered;
-    if (!sb || sb.updating || !buffered.length) return false;
-    const start = buffered.start(0);
-    const keep = force ? 1 : KEEP_BEHIND_S;
-    const upTo = this.video.currentTime - keep;
-    if (upTo - start < (force ? 0.1 : 2)) return false;
-    try {
-      sb.remove(start, upTo);
-      return true;
-    } catch {
-      return false;
-    }
+    return force ? this.media.removeBehind(1, 0.1) : this.media.removeBehind(KEEP_BEHIND_S, 2);
   }
 
   sample() {
@@ -273,26 +219,9 @@ export class MsePlayer {
 
   resetMedia() {
     this.closeSocket();
-    this.queue = [];
-    if (this.sourceBuffer) this.sourceBuffer.removeEventListener("updateend", this.onUpdateEnd);
-    this.sourceBuffer = null;
+    this.media.reset();
     this.codec = null;
     this.holding = true;
-    const ms = this.mediaSource;
-    this.mediaSource = null;
-    if (ms && ms.readyState === "open") {
-      try {
-        ms.endOfStream();
-      } catch {
-        /* already ending */
-      }
-    }
-    if (this.objectUrl) {
-      URL.revokeObjectURL(this.objectUrl);
-      this.objectUrl = null;
-      this.video.removeAttribute("src");
-      this.video.load();
-    }
   }
 
   close() {

@@ -7,6 +7,7 @@
 // Commands go back as JSON: pause, resume, speed (1/2/4/8; above 2× the server sends keyframes
 // only, each lasting its GOP, and the element plays at the same rate), seek.
 
+import { MseBuffer } from "./mse-buffer.js";
 import { boxType, codecFromInit } from "./mse-player.js";
 
 const KEEP_BEHIND_S = 10;
@@ -25,13 +26,19 @@ export class PlaybackPlayer {
     this.onGap = onGap;
     this.speed = speed;
     this.positions = []; // {media, wall (ms), duration}
-    this.queue = [];
     this.closed = false;
     this.ended = false;
     this.paused = false;
     this.pendingSeek = null; // media time to jump to once buffered
     this.state = "";
-    this.onUpdateEnd = () => this.afterUpdate();
+    this.codec = null;
+    const fail = (message) => this.setState("failed", message);
+    this.media = new MseBuffer(video, {
+      onUpdateEnd: () => this.afterUpdate(),
+      onQuota: () => this.trim(1),
+      onOpenError: fail,
+      onAppendError: fail,
+    });
     this.open(start);
   }
 
@@ -142,60 +149,15 @@ export class PlaybackPlayer {
         this.setState("failed", `unsupported ${codec || "codec"}`);
         return;
       }
-      if (!this.mediaSource) this.openMediaSource(mime);
-      else if (codec !== this.codec && this.sourceBuffer && typeof this.sourceBuffer.changeType === "function") {
-        this.queue.push({ changeType: mime });
+      if (!this.media.opened) {
+        this.media.open(mime);
+        this.video.playbackRate = this.speed;
+      } else if (codec !== this.codec && this.media.sourceBuffer && typeof this.media.sourceBuffer.changeType === "function") {
+        this.media.changeType(mime);
       }
       this.codec = codec;
     }
-    this.queue.push(bytes);
-    this.pump();
-  }
-
-  openMediaSource(mime) {
-    const ms = new MediaSource();
-    this.mediaSource = ms;
-    this.objectUrl = URL.createObjectURL(ms);
-    ms.addEventListener(
-      "sourceopen",
-      () => {
-        if (this.mediaSource !== ms) return;
-        try {
-          const sb = ms.addSourceBuffer(mime);
-          sb.mode = "segments";
-          sb.addEventListener("updateend", this.onUpdateEnd);
-          this.sourceBuffer = sb;
-        } catch (exc) {
-          this.setState("failed", exc && exc.message);
-          return;
-        }
-        this.pump();
-      },
-      { once: true },
-    );
-    this.video.src = this.objectUrl;
-    this.video.playbackRate = this.speed;
-  }
-
-  pump() {
-    const sb = this.sourceBuffer;
-    if (!sb || sb.updating || !this.queue.length || this.mediaSource.readyState !== "open") return;
-    const next = this.queue.shift();
-    try {
-      if (next.changeType) {
-        sb.changeType(next.changeType);
-        this.pump();
-        return;
-      }
-      sb.appendBuffer(next);
-    } catch (exc) {
-      if (exc && exc.name === "QuotaExceededError") {
-        this.queue.unshift(next);
-        this.trim(1);
-        return;
-      }
-      this.setState("failed", exc && exc.message);
-    }
+    this.media.append(bytes);
   }
 
   afterUpdate() {
@@ -219,7 +181,7 @@ export class PlaybackPlayer {
         if (this.state !== "playing") this.setState("playing");
       }
     }
-    if (!this.trim(KEEP_BEHIND_S)) this.pump();
+    if (!this.trim(KEEP_BEHIND_S)) this.media.pump();
   }
 
   hasBufferAhead() {
@@ -229,18 +191,8 @@ export class PlaybackPlayer {
 
   /** Removes buffer further than keepS behind the playhead; true when a removal started. */
   trim(keepS) {
-    const sb = this.sourceBuffer;
-    const buffered = this.video.buffered;
-    if (!sb || sb.updating || !buffered.length || this.pendingSeek !== null) return false;
-    const start = buffered.start(0);
-    const upTo = this.video.currentTime - keepS;
-    if (upTo - start < 2) return false;
-    try {
-      sb.remove(start, upTo);
-      return true;
-    } catch {
-      return false;
-    }
+    if (this.pendingSeek !== null) return false;
+    return this.media.removeBehind(keepS, 2);
   }
 
   /** Wall time (ms since the epoch) of the frame at the playhead, or null before the first. */
@@ -266,26 +218,9 @@ export class PlaybackPlayer {
       this.ws = null;
       ws.close();
     }
-    this.queue = [];
+    this.media.reset();
     this.pendingSeek = null;
-    if (this.sourceBuffer) this.sourceBuffer.removeEventListener("updateend", this.onUpdateEnd);
-    this.sourceBuffer = null;
     this.codec = null;
-    const ms = this.mediaSource;
-    this.mediaSource = null;
-    if (ms && ms.readyState === "open") {
-      try {
-        ms.endOfStream();
-      } catch {
-        /* already ending */
-      }
-    }
-    if (this.objectUrl) {
-      URL.revokeObjectURL(this.objectUrl);
-      this.objectUrl = null;
-      this.video.removeAttribute("src");
-      this.video.load();
-    }
   }
 
   close() {

@@ -2,18 +2,17 @@
 // device status and open the device detail.
 
 import { api } from "../api.js";
-import { h, replace, debounce } from "../dom.js";
+import { h, replace } from "../dom.js";
 import { t } from "../i18n.js";
 import { can } from "../user.js";
 import { replaceQuery, navigate } from "../router.js";
 import { onDeviceStatus, onStreamState } from "../live.js";
 import { DEVICE_STATUSES, deviceStatusLabel, transportLabel } from "../format.js";
 import { onlineBadge, deviceStatusBadge } from "../components/badges.js";
-import { errorBox } from "../components/error-box.js";
-import { pager, PAGE_SIZES } from "../components/pager.js";
+import { selectField, onSearchText, tableLoader } from "../components/filter-bar.js";
+import { PAGE_SIZES } from "../components/pager.js";
 import { timeAgo, refreshTimes } from "../components/time-ago.js";
 
-const TEXT_DEBOUNCE_MS = 300;
 const TICK_MS = 10000;
 const COLUMNS = 8;
 
@@ -38,7 +37,6 @@ export function render(root, _params, query) {
     return undefined;
   }
   const state = stateFrom(query);
-  let generation = 0;
 
   const count = h("span", { class: "muted", testid: "devices-count", "aria-live": "polite" });
   const status = h("div", { class: "status-line" });
@@ -71,26 +69,18 @@ export function render(root, _params, query) {
     placeholder: t("devices.filter.text_placeholder"),
     autocomplete: "off",
   });
-  const onlineSel = select("device-filter-online", t("filter.online"), state.online, [
+  const onlineSel = selectField("device-filter-online", t("filter.online"), state.online, [
     ["", t("common.all")],
     ["true", t("online.true")],
     ["false", t("online.false")],
   ]);
-  const statusSel = select("device-filter-status", t("devices.filter.status"), state.status, [
+  const statusSel = selectField("device-filter-status", t("devices.filter.status"), state.status, [
     ["", t("common.all")],
     ...DEVICE_STATUSES.map((s) => [s, deviceStatusLabel(s)]),
   ]);
   onlineSel.control.addEventListener("change", () => update({ online: onlineSel.control.value }));
   statusSel.control.addEventListener("change", () => update({ status: statusSel.control.value }));
-  const onText = debounce(() => update({ q: text.value.trim() }), TEXT_DEBOUNCE_MS);
-  text.addEventListener("input", onText);
-  text.addEventListener("keydown", (e) => {
-    if (e.key === "Enter") {
-      e.preventDefault();
-      onText.cancel();
-      update({ q: text.value.trim() });
-    }
-  });
+  const onText = onSearchText(text, (q) => update({ q }));
 
   root.append(
     h(
@@ -128,36 +118,26 @@ export function render(root, _params, query) {
     update({ online: "", status: "", q: "" });
   }
 
-  async function load() {
-    generation += 1;
-    const mine = generation;
-    table.setAttribute("aria-busy", "true");
-    try {
-      const answer = await api.get("/devices", {
+  const load = tableLoader({
+    table,
+    tbody,
+    status,
+    count,
+    countText: (total) => t("devices.count", { total }),
+    pagerBox,
+    state,
+    fetch: () =>
+      api.get("/devices", {
         online: state.online,
         status: state.status,
         q: state.q,
         offset: state.offset,
         limit: state.limit,
-      });
-      if (mine !== generation) return;
-      const items = (answer && answer.items) || [];
-      const total = answer.total ?? items.length;
-      replace(status);
-      replace(tbody, items.length ? items.map(deviceRow) : emptyRow());
-      replace(count, t("devices.count", { total }));
-      replace(
-        pagerBox,
-        pager({ offset: state.offset, limit: state.limit, total, onChange: (p) => update({ offset: p.offset, limit: p.limit }) }),
-      );
-    } catch (err) {
-      if (mine !== generation) return;
-      replace(status, errorBox(err));
-      replace(tbody);
-    } finally {
-      if (mine === generation) table.removeAttribute("aria-busy");
-    }
-  }
+      }),
+    row: deviceRow,
+    emptyRow,
+    onPage: (p) => update({ offset: p.offset, limit: p.limit }),
+  });
 
   const unsubscribeDevice = onDeviceStatus((change) => {
     const row = tbody.querySelector(`tr[data-id="${CSS.escape(String(change.device_id))}"]`);
@@ -210,13 +190,4 @@ function deviceRow(d) {
 
 function emptyRow() {
   return h("tr", { class: "empty" }, h("td", { colspan: String(COLUMNS), testid: "devices-empty" }, t("devices.empty")));
-}
-
-function select(testid, label, value, options) {
-  const control = h(
-    "select",
-    { id: testid, class: "input", testid, value },
-    options.map(([v, text]) => h("option", { value: v }, text)),
-  );
-  return { control, field: h("div", { class: "field" }, h("label", { for: testid }, label), control) };
 }

@@ -8,13 +8,13 @@ import { can } from "../user.js";
 import { onChannelStatus } from "../live.js";
 import { onlineBadge } from "../components/badges.js";
 import { errorBox } from "../components/error-box.js";
-import { regionTree } from "../components/tree.js";
+import { pointSidebar } from "../components/point-sidebar.js";
 import { MsePlayer } from "../components/mse-player.js";
+import { gridSizeControl, resizeGrid } from "../components/player-grid.js";
 import { ptzPanel } from "../components/ptz-panel.js";
 
 const GRID_SIZES = [1, 4, 9, 16];
 const GRID_KEY = "vigil.live.grid";
-const LIST_LIMIT = 500;
 
 function liveUrl(channelId) {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
@@ -31,8 +31,6 @@ export function render(root, _params, query) {
   const stored = Number(localStorage.getItem(GRID_KEY));
   let gridSize = GRID_SIZES.includes(stored) ? stored : 4;
   let selected = 0;
-  let region = "";
-  let generation = 0;
   const cells = []; // {element, video, title, message, stats, player, channel, showStats}
   // PTZ controls steer the cell last played or clicked (selection moves on after a play)
   const ptz = ptzPanel();
@@ -43,24 +41,12 @@ export function render(root, _params, query) {
   };
 
   // ---- sidebar: region tree above, points below
-  const treeBox = h("div", { class: "live-tree", testid: "tree-panel" }, h("p", { class: "muted" }, t("common.loading")));
-  const pointList = h("ul", { class: "live-points", testid: "live-points", "aria-label": t("livepage.points") });
-  const listStatus = h("div", { class: "status-line" });
-  const sidebar = h(
-    "aside",
-    { class: "sidebar", "aria-label": t("sidebar.label") },
-    h("div", { class: "sidebar-body live-sidebar" }, treeBox, h("h2", { class: "live-sub" }, t("livepage.points")), listStatus, pointList),
-  );
+  const sidebar = pointSidebar({ listTestid: "live-points", pointItem });
+  const pointList = sidebar.pointList;
 
   // ---- grid
   const grid = h("div", { class: "live-grid", testid: "live-grid" });
-  const sizeButtons = GRID_SIZES.map((n) =>
-    h(
-      "button",
-      { type: "button", class: "btn btn-small", testid: `live-grid-${n}`, "aria-pressed": "false", onclick: () => setGrid(n) },
-      String(n),
-    ),
-  );
+  const sizes = gridSizeControl(GRID_SIZES, "live-grid", (n) => setGrid(n));
   const content = h(
     "section",
     { class: "content live-content", "aria-labelledby": "live-title" },
@@ -69,13 +55,12 @@ export function render(root, _params, query) {
       { class: "toolbar" },
       h("h1", { id: "live-title", class: "page-title" }, t("livepage.title")),
       h("span", { class: "spacer" }),
-      h("span", { class: "muted" }, t("livepage.grid")),
-      h("div", { class: "btn-group", role: "group", "aria-label": t("livepage.grid") }, sizeButtons),
+      sizes.elements,
     ),
     grid,
     ptz.element,
   );
-  root.append(h("div", { class: "split" }, sidebar, content));
+  root.append(h("div", { class: "split" }, sidebar.element, content));
 
   // ---- cells
   function makeCell(index) {
@@ -126,11 +111,8 @@ export function render(root, _params, query) {
   function setGrid(n) {
     gridSize = n;
     localStorage.setItem(GRID_KEY, String(n));
-    while (cells.length < n) cells.push(makeCell(cells.length));
-    while (cells.length > n) stop(cells.pop());
-    grid.style.setProperty("--cols", String(Math.sqrt(n)));
-    replace(grid, cells.map((c) => c.element));
-    sizeButtons.forEach((b, i) => b.setAttribute("aria-pressed", GRID_SIZES[i] === n ? "true" : "false"));
+    resizeGrid(grid, cells, n, makeCell, stop);
+    sizes.press(n);
     select(Math.min(selected, n - 1));
   }
 
@@ -278,34 +260,7 @@ export function render(root, _params, query) {
     );
   }
 
-  async function loadPoints() {
-    generation += 1;
-    const mine = generation;
-    try {
-      const answer = await api.get("/channels", { region, limit: LIST_LIMIT });
-      if (mine !== generation) return;
-      const items = (answer && answer.items) || [];
-      replace(listStatus);
-      replace(pointList, items.length ? items.map(pointItem) : h("li", { class: "muted" }, t("points.empty")));
-    } catch (err) {
-      if (mine === generation) replace(listStatus, errorBox(err));
-    }
-  }
-
-  api
-    .get("/regions/tree")
-    .then((answer) => {
-      const nodes = (answer && answer.nodes) || [];
-      const tree = regionTree({
-        nodes,
-        onSelect: (code) => {
-          region = code;
-          loadPoints();
-        },
-      });
-      replace(treeBox, tree.element);
-    })
-    .catch((err) => replace(treeBox, errorBox(err)));
+  sidebar.start();
 
   const unsubscribe = onChannelStatus(({ id, online }) => {
     const button = pointList.querySelector(`[data-id="${CSS.escape(String(id))}"]`);
@@ -315,7 +270,6 @@ export function render(root, _params, query) {
   });
 
   setGrid(gridSize);
-  loadPoints();
   if (query.channel) {
     api
       .get(`/channels/${encodeURIComponent(query.channel)}`)

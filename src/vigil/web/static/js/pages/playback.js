@@ -12,13 +12,13 @@ import { can } from "../user.js";
 import { replaceQuery } from "../router.js";
 import { onlineBadge } from "../components/badges.js";
 import { errorBox } from "../components/error-box.js";
-import { regionTree } from "../components/tree.js";
+import { pointSidebar } from "../components/point-sidebar.js";
 import { PlaybackPlayer } from "../components/playback-player.js";
+import { gridSizeControl, resizeGrid } from "../components/player-grid.js";
 import { timelineBar } from "../components/timeline-bar.js";
 
 const GRID_SIZES = [1, 4];
 const SPEEDS = [1, 2, 4, 8];
-const LIST_LIMIT = 500;
 const SYNC_MS = 500;
 const HOLD_AHEAD_MS = 1000; // a player further ahead than this waits for the others
 const RELEASE_MS = 250;
@@ -64,20 +64,11 @@ export function render(root, _params, query) {
   let gridSize = 1;
   let selected = 0;
   let fill = 0; // the cell the next point goes to
-  let region = "";
-  let generation = 0;
   let timelineFor = null;
   const cells = []; // {index, element, video, title, message, channel, player, held}
 
   // ---- sidebar
-  const treeBox = h("div", { class: "live-tree", testid: "tree-panel" }, h("p", { class: "muted" }, t("common.loading")));
-  const pointList = h("ul", { class: "live-points", testid: "playback-points", "aria-label": t("livepage.points") });
-  const listStatus = h("div", { class: "status-line" });
-  const sidebar = h(
-    "aside",
-    { class: "sidebar", "aria-label": t("sidebar.label") },
-    h("div", { class: "sidebar-body live-sidebar" }, treeBox, h("h2", { class: "live-sub" }, t("livepage.points")), listStatus, pointList),
-  );
+  const sidebar = pointSidebar({ listTestid: "playback-points", pointItem });
 
   // ---- controls
   const dateInput = h("input", { type: "date", class: "input", testid: "playback-date", value: state.day, "aria-label": t("playback.date") });
@@ -91,9 +82,7 @@ export function render(root, _params, query) {
     h("button", { type: "button", class: "btn btn-small", testid: `playback-speed-${s}`, "aria-pressed": String(s === state.speed), onclick: () => setSpeed(s) }, `${s}×`),
   );
   const clock = h("span", { class: "mono playback-clock", testid: "playback-clock", "aria-live": "off" }, clockText(null));
-  const sizeButtons = GRID_SIZES.map((n) =>
-    h("button", { type: "button", class: "btn btn-small", testid: `playback-grid-${n}`, "aria-pressed": "false", onclick: () => setGrid(n) }, String(n)),
-  );
+  const sizes = gridSizeControl(GRID_SIZES, "playback-grid", (n) => setGrid(n));
   const timeline = timelineBar({ onSeek: (date) => seekAll(date.getTime()) });
   const timelineStatus = h("div", { class: "status-line", testid: "timeline-status" });
   const grid = h("div", { class: "live-grid playback-grid", testid: "playback-grid" });
@@ -109,14 +98,13 @@ export function render(root, _params, query) {
       h("div", { class: "btn-group", role: "group", "aria-label": t("playback.speed") }, speedButtons),
       clock,
       h("span", { class: "spacer" }),
-      h("span", { class: "muted" }, t("livepage.grid")),
-      h("div", { class: "btn-group", role: "group", "aria-label": t("livepage.grid") }, sizeButtons),
+      sizes.elements,
     ),
     timeline.element,
     timelineStatus,
     grid,
   );
-  root.append(h("div", { class: "split" }, sidebar, content));
+  root.append(h("div", { class: "split" }, sidebar.element, content));
 
   // ---- cells
   function makeCell(index) {
@@ -146,11 +134,8 @@ export function render(root, _params, query) {
 
   function setGrid(n) {
     gridSize = n;
-    while (cells.length < n) cells.push(makeCell(cells.length));
-    while (cells.length > n) stop(cells.pop());
-    grid.style.setProperty("--cols", String(Math.sqrt(n)));
-    replace(grid, cells.map((c) => c.element));
-    sizeButtons.forEach((b, i) => b.setAttribute("aria-pressed", String(GRID_SIZES[i] === n)));
+    resizeGrid(grid, cells, n, makeCell, stop);
+    sizes.press(n);
     select(Math.min(selected, n - 1));
   }
 
@@ -333,37 +318,10 @@ export function render(root, _params, query) {
     );
   }
 
-  async function loadPoints() {
-    generation += 1;
-    const mine = generation;
-    try {
-      const answer = await api.get("/channels", { region, limit: LIST_LIMIT });
-      if (mine !== generation) return;
-      const items = (answer && answer.items) || [];
-      replace(listStatus);
-      replace(pointList, items.length ? items.map(pointItem) : h("li", { class: "muted" }, t("points.empty")));
-    } catch (err) {
-      if (mine === generation) replace(listStatus, errorBox(err));
-    }
-  }
-
-  api
-    .get("/regions/tree")
-    .then((answer) => {
-      const tree = regionTree({
-        nodes: (answer && answer.nodes) || [],
-        onSelect: (code) => {
-          region = code;
-          loadPoints();
-        },
-      });
-      replace(treeBox, tree.element);
-    })
-    .catch((err) => replace(treeBox, errorBox(err)));
+  sidebar.start();
 
   const wanted = (query.channels || "").split(",").filter(Boolean).slice(0, 4);
   setGrid(wanted.length > 1 ? 4 : 1);
-  loadPoints();
   (async () => {
     for (const id of wanted) {
       const channel = await api.get(`/channels/${encodeURIComponent(id)}`).catch(() => ({ id }));

@@ -1,7 +1,7 @@
 // Collection-point list: region/organisation sidebar, filter bar, paginated table, export.
 
 import { api } from "../api.js";
-import { h, replace, debounce } from "../dom.js";
+import { h, replace } from "../dom.js";
 import { t, lang } from "../i18n.js";
 import { can } from "../user.js";
 import { replaceQuery, navigate } from "../router.js";
@@ -9,13 +9,13 @@ import { onChannelStatus, onDeviceStatus } from "../live.js";
 import { POINT_CLASSES, NETWORKS, classLabel, networkLabel } from "../format.js";
 import { onlineBadge, classBadge } from "../components/badges.js";
 import { errorBox } from "../components/error-box.js";
-import { pager, PAGE_SIZES } from "../components/pager.js";
+import { selectField, onSearchText, tableLoader } from "../components/filter-bar.js";
+import { PAGE_SIZES } from "../components/pager.js";
 import { toast } from "../components/toast.js";
 import { regionTree } from "../components/tree.js";
 import { orgList, loadOrganisations } from "../components/org-list.js";
 import { tabs as sidebarTabs } from "../components/tabs.js";
 
-const TEXT_DEBOUNCE_MS = 300;
 const SHOW_EMPTY_KEY = "vigil.tree.showEmpty";
 
 function stateFrom(query) {
@@ -58,7 +58,6 @@ export function apiFilters(s) {
 
 export function render(root, _params, query) {
   const state = stateFrom(query);
-  let generation = 0;
   let organisations = [];
 
   const treeBox = h("div", { class: "sidebar-body", testid: "tree-panel" }, h("p", { class: "muted" }, t("common.loading")));
@@ -98,20 +97,20 @@ export function render(root, _params, query) {
   const pagerBox = h("div", { class: "pager-box" });
 
   // ---- filter bar
-  const classSel = select("filter-class", t("filter.class"), state.point_class, [
+  const classSel = selectField("filter-class", t("filter.class"), state.point_class, [
     ["", t("common.all")],
     ...POINT_CLASSES.map((c) => [String(c), classLabel(c)]),
   ]);
-  const networkSel = select("filter-network", t("filter.network"), state.network, [
+  const networkSel = selectField("filter-network", t("filter.network"), state.network, [
     ["", t("common.all")],
     ...NETWORKS.map((n) => [n, networkLabel(n)]),
   ]);
-  const onlineSel = select("filter-online", t("filter.online"), state.online, [
+  const onlineSel = selectField("filter-online", t("filter.online"), state.online, [
     ["", t("common.all")],
     ["true", t("online.true")],
     ["false", t("online.false")],
   ]);
-  const orgSel = select("filter-org", t("filter.org"), state.org, [["", t("common.all")]]);
+  const orgSel = selectField("filter-org", t("filter.org"), state.org, [["", t("common.all")]]);
   const text = h("input", {
     id: "filter-text",
     type: "search",
@@ -127,15 +126,7 @@ export function render(root, _params, query) {
   networkSel.control.addEventListener("change", () => update({ network: networkSel.control.value }));
   onlineSel.control.addEventListener("change", () => update({ online: onlineSel.control.value }));
   orgSel.control.addEventListener("change", () => update({ org: orgSel.control.value }));
-  const onText = debounce(() => update({ q: text.value.trim() }), TEXT_DEBOUNCE_MS);
-  text.addEventListener("input", onText);
-  text.addEventListener("keydown", (e) => {
-    if (e.key === "Enter") {
-      e.preventDefault();
-      onText.cancel();
-      update({ q: text.value.trim() });
-    }
-  });
+  const onText = onSearchText(text, (q) => update({ q }));
 
   const filters = h(
     "form",
@@ -262,30 +253,19 @@ export function render(root, _params, query) {
     update({ point_class: "", network: "", online: "", q: "", org: "", region: "" });
   }
 
-  async function load() {
-    generation += 1;
-    const mine = generation;
-    table.setAttribute("aria-busy", "true");
-    try {
-      const answer = await api.get("/channels", { ...apiFilters(state), offset: state.offset, limit: state.limit });
-      if (mine !== generation) return;
-      const items = answer.items || [];
-      const total = answer.total ?? items.length;
-      replace(status);
-      replace(tbody, items.length ? items.map(channelRow) : emptyRow());
-      replace(count, t("points.count", { total }));
-      replace(
-        pagerBox,
-        pager({ offset: state.offset, limit: state.limit, total, onChange: (p) => update({ offset: p.offset, limit: p.limit }) }),
-      );
-    } catch (err) {
-      if (mine !== generation) return;
-      replace(status, errorBox(err));
-      replace(tbody);
-    } finally {
-      if (mine === generation) table.removeAttribute("aria-busy");
-    }
-  }
+  const load = tableLoader({
+    table,
+    tbody,
+    status,
+    count,
+    countText: (total) => t("points.count", { total }),
+    pagerBox,
+    state,
+    fetch: () => api.get("/channels", { ...apiFilters(state), offset: state.offset, limit: state.limit }),
+    row: channelRow,
+    emptyRow,
+    onPage: (p) => update({ offset: p.offset, limit: p.limit }),
+  });
 
   async function doExport(format) {
     try {
@@ -350,16 +330,6 @@ function setRowOnline(row, online) {
 
 function emptyRow() {
   return h("tr", { class: "empty" }, h("td", { colspan: "9", testid: "channels-empty" }, t("points.empty")));
-}
-
-function select(testid, label, value, options) {
-  const id = testid;
-  const control = h(
-    "select",
-    { id, class: "input", testid, value },
-    options.map(([v, text]) => h("option", { value: v }, text)),
-  );
-  return { control, field: h("div", { class: "field" }, h("label", { for: id }, label), control) };
 }
 
 function flattenNames(nodes, out = new Map()) {
