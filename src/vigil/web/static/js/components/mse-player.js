@@ -3,12 +3,16 @@
 // init segment may follow when the camera changes its parameters. Appends go through a queue, one
 // at a time; playback is kept close to the live edge and the buffer behind it is trimmed. When
 // the playhead catches up with the live edge, playback holds until a small cushion is buffered
-// again (a stall at the very edge would otherwise drop a frame each time).
+// again (a stall at the very edge would otherwise drop a frame each time). The first play starts
+// at the live edge, not at the cached GOP's keyframe, and a playhead that drifts further behind
+// than CATCH_UP_S plays slightly fast until it is back: latency stays near the cushion.
 
 import { MseBuffer } from "./mse-buffer.js";
 
 const MAX_LATENCY_S = 1.0; // further behind than this: jump to the live edge
-const CUSHION_S = 0.3; // buffer ahead of the playhead before playing (absorbs network jitter)
+const CUSHION_S = 0.12; // buffer ahead of the playhead before playing (3 frames at 25 fps)
+const CATCH_UP_S = 0.3; // further behind than this: play at CATCH_UP_RATE until back at the cushion
+const CATCH_UP_RATE = 1.1;
 const KEEP_BEHIND_S = 10; // buffer kept behind the playhead
 const RETRY_FIRST_MS = 1000;
 const RETRY_MAX_MS = 15000;
@@ -162,13 +166,17 @@ export class MsePlayer {
     if (buffered.length) {
       const start = buffered.start(0);
       const end = buffered.end(buffered.length - 1);
-      if (video.currentTime < start || end - video.currentTime > MAX_LATENCY_S) {
+      const jump = this.holding ? 2 * CUSHION_S : MAX_LATENCY_S;
+      if (video.currentTime < start || end - video.currentTime > jump) {
         video.currentTime = Math.max(start, end - CUSHION_S);
       }
-      if (this.holding && end - video.currentTime >= CUSHION_S) {
+      const ahead = end - video.currentTime;
+      if (this.holding && ahead >= CUSHION_S) {
         this.holding = false;
         video.play().catch(() => {});
       }
+      if (ahead > CATCH_UP_S) video.playbackRate = CATCH_UP_RATE;
+      else if (ahead <= CUSHION_S) video.playbackRate = 1;
     }
     if (!this.trim(false)) this.media.pump();
   }
