@@ -117,7 +117,7 @@ def test_kill_9_loses_at_most_the_unfinished_fragment(
                     page = api.get("/channels", params={"online": "true", "limit": 500}).json()
                     return [item["id"] for item in page["items"]]
 
-                _wait(lambda: len(online_channels()) == expected, 30, "channels online")
+                _wait(lambda: len(online_channels()) == expected, 90, "channels online")
                 channel_ids = online_channels()
                 for channel_id in channel_ids:  # catalog points are class 3: turn recording on
                     answer = api.put(
@@ -128,7 +128,7 @@ def test_kill_9_loses_at_most_the_unfinished_fragment(
             def every_channel_has_a_segment() -> bool:
                 return {r.channel_id for r in _rows(data_dir)} == set(channel_ids)
 
-            _wait(every_channel_has_a_segment, 40, "a finished segment on every channel")
+            _wait(every_channel_has_a_segment, 90, "a finished segment on every channel")
             time.sleep(SEGMENT_S / 2)  # open files hold a few whole fragments
             server.kill()  # SIGKILL: no flush, no finishing of open files
             killed_at = time.time()
