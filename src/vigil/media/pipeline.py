@@ -13,7 +13,8 @@ Packets leave the reorderer in sequence order for :class:`~vigil.media.ps_ingest
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import struct
+from collections.abc import Callable, Sequence
 
 from vigil.media.hub import StreamHub
 from vigil.media.ps_ingest import PsIngest
@@ -21,13 +22,14 @@ from vigil.media.stats import RateWindow, StreamStats
 from vigil.media.timeline import Address, EventKind, Timeline, format_address, format_ssrc
 from vigil.protocols.errors import ParseError
 from vigil.protocols.fmp4.writer import parameter_sets_of
-from vigil.protocols.rtp.packet import RtpPacket
+from vigil.protocols.rtp.packet import HEADER_SIZE, MAX_PACKET_SIZE, RtpPacket
 from vigil.protocols.rtp.reorder import Reorderer
 from vigil.protocols.samples import ParameterSets, Sample
 
 logger = logging.getLogger(__name__)
 
 CLOCK_90K = 90000
+_PLAIN_HEADER = struct.Struct("!xBHII")  # RTP octets 1-11 (RFC 3550 §5.1); octet 0 is 0x80
 ExpectedSource = str | Address | None
 
 
@@ -103,6 +105,36 @@ class StreamPipeline:
             self._source_changed(source, now)
         if not self._source_ok:
             self.unexpected_source_packets += 1
+        size = len(data)
+        if size < HEADER_SIZE or size > MAX_PACKET_SIZE or data[0] != 0x80 or self._attention:
+            self._receive_parsed(data, source, now)
+            return
+        # A plain 12-byte header (RFC 3550 §5.1: no padding, extension or CSRCs), nearly
+        # every packet: its fields go straight to the reorderer and the PS collector; a
+        # packet object is built only for one that has to wait in the reorder window.
+        b1, sequence, timestamp, ssrc = _PLAIN_HEADER.unpack_from(data)
+        if ssrc != self._ssrc and not self._accept_ssrc(ssrc, source, now):
+            return
+        self.packets += 1
+        self.bytes += size
+        self.last_packet_s = now
+        view = data if isinstance(data, memoryview) else memoryview(data)
+        arrival_90k = int(now * CLOCK_90K)
+        if self._reorder.push_next(sequence, timestamp, arrival_90k):
+            ps = self._ps
+            errors_before = ps.errors
+            samples = ps.push_payload(sequence, timestamp, b1 > 0x7F, view[HEADER_SIZE:])
+            if ps.errors != errors_before:
+                self._ps_error(now)
+            if samples:
+                self._publish(samples, now)
+            return
+        packet = RtpPacket(b1 & 0x7F, sequence, timestamp, ssrc, view[HEADER_SIZE:], b1 > 0x7F)
+        for ordered in self._reorder.push_out_of_order(packet, arrival_90k):
+            self._ingest(ordered, now)
+
+    def _receive_parsed(self, data: bytes | memoryview, source: Address, now: float) -> None:
+        """:meth:`receive` for the rest: CSRCs, extensions, padding, malformed, first."""
         try:
             packet = RtpPacket.parse(data)
         except ParseError as exc:
@@ -115,14 +147,8 @@ class StreamPipeline:
         self.last_packet_s = now
         if self._attention:
             self._attend(packet, source, now)
-        ps = self._ps
         for ordered in self._reorder.push(packet, int(now * CLOCK_90K)):
-            errors_before = ps.errors  # _ingest, inlined on this per-packet path
-            samples = ps.push(ordered)
-            if ps.errors != errors_before:
-                self._ps_error(now)
-            if samples:
-                self._publish(samples, now)
+            self._ingest(ordered, now)
 
     def receive_rtcp(self) -> None:
         """RTCP on an RTP port is ignored (GB/T 28181 reference §12: optional, mostly absent)."""
@@ -303,7 +329,7 @@ class StreamPipeline:
             detail += f" (payload type {self._payload_type})"
         self.record(EventKind.PS_ERROR, detail, at_s=now)
 
-    def _publish(self, samples: list[Sample], now: float) -> None:
+    def _publish(self, samples: Sequence[Sample], now: float) -> None:
         hub = self.hub
         for sample in samples:
             if sample.codec.is_video:

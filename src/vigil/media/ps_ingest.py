@@ -15,6 +15,8 @@ payload is not PS at all — ES or TS from a device that ignored the SDP) restar
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from vigil.protocols.errors import ParseError
 from vigil.protocols.ps.demuxer import PsDemuxer
 from vigil.protocols.rtp.packet import RtpPacket
@@ -24,7 +26,7 @@ MAX_FRAME_PACKETS = 64  # payloads collected before demuxing even without a fram
 
 
 class PsIngest:
-    """Stream transformer: ``push(ordered RTP packet) -> list[Sample]``.
+    """Stream transformer: ``push(ordered RTP packet) -> Sequence[Sample]``.
 
     ``errors`` counts PS errors (restarts included) and ``last_error`` names the latest;
     the caller compares ``errors`` before and after a push to report new ones.
@@ -44,20 +46,34 @@ class PsIngest:
     def dropped_frames(self) -> int:
         return self._dropped_before_restarts + self._demuxer.stats.dropped_frames
 
-    def push(self, packet: RtpPacket) -> list[Sample]:
-        out: list[Sample] = []
+    def push(self, packet: RtpPacket) -> Sequence[Sample]:
+        return self.push_payload(packet.sequence, packet.timestamp, packet.marker, packet.payload)
+
+    def push_payload(
+        self, sequence: int, timestamp: int, marker: bool, payload: bytes | memoryview
+    ) -> Sequence[Sample]:
+        """:meth:`push` from the header fields and payload (no packet object needed)."""
         expected = self._next_seq
-        if expected is not None and packet.sequence != expected:
+        self._next_seq = (sequence + 1) & 0xFFFF
+        parts = self._parts
+        if (
+            sequence == expected
+            and timestamp == self._timestamp
+            and not marker
+            and len(parts) < MAX_FRAME_PACKETS - 1
+        ):  # the middle of a frame (most packets): collect, nothing completes
+            parts.append(payload)
+            return ()
+        out: list[Sample] = []
+        if expected is not None and sequence != expected:
             self._push_frame(out, end_of_frame=False)
             out += self._demuxer.mark_discontinuity()
-        self._next_seq = (packet.sequence + 1) & 0xFFFF
-        parts = self._parts
-        if parts and packet.timestamp != self._timestamp:
+        if parts and timestamp != self._timestamp:
             self._push_frame(out, end_of_frame=True)
-        self._timestamp = packet.timestamp
-        parts.append(packet.payload)
-        if packet.marker or len(parts) >= MAX_FRAME_PACKETS:
-            self._push_frame(out, end_of_frame=packet.marker)
+        self._timestamp = timestamp
+        parts.append(payload)
+        if marker or len(parts) >= MAX_FRAME_PACKETS:
+            self._push_frame(out, end_of_frame=marker)
         return out
 
     def _push_frame(self, out: list[Sample], *, end_of_frame: bool) -> None:

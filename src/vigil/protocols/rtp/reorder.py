@@ -54,10 +54,22 @@ class Reorderer:
 
     def push(self, packet: RtpPacket, arrival_90k: int | None = None) -> list[RtpPacket]:
         """Add a received packet; return the packets that are now deliverable, in order."""
+        if self.push_next(packet.sequence, packet.timestamp, arrival_90k):
+            return [packet]
+        return self.push_out_of_order(packet, arrival_90k)
+
+    def push_next(self, sequence: int, timestamp: int, arrival_90k: int | None = None) -> bool:
+        """First half of :meth:`push`, from the header fields alone: count the packet and,
+        when it is exactly the next expected one with nothing held, deliver it (True: the
+        caller passes it on itself). False: hand it to :meth:`push_out_of_order`.
+
+        The receive path asks this before building a packet object, which nearly every
+        packet of a healthy stream then never needs.
+        """
         stats = self.stats
         stats.received += 1
         if arrival_90k is not None:  # ReceptionStats.update_jitter, inlined: once per packet
-            transit = (arrival_90k - packet.timestamp) & 0xFFFFFFFF
+            transit = (arrival_90k - timestamp) & 0xFFFFFFFF
             last_transit = stats._last_transit
             stats._last_transit = transit
             if last_transit is not None:
@@ -67,16 +79,26 @@ class Reorderer:
                 stats.jitter_q4 += d - ((stats.jitter_q4 + 8) >> 4)
         expected = self._next
         if expected is None:
-            expected = self._next = self._highest = packet.sequence
+            expected = self._next = self._highest = sequence
+        if (sequence - expected) & 0xFFFF or self._held:
+            return False
+        # In order, nothing waiting: the common case.
+        self._seen[expected & _HISTORY_MASK] = 1
+        self._next = expected + 1
+        if expected > self._highest:
+            self._highest = expected
+        self._bad_seq = None
+        stats.delivered += 1
+        return True
+
+    def push_out_of_order(
+        self, packet: RtpPacket, arrival_90k: int | None = None
+    ) -> list[RtpPacket]:
+        """Second half of :meth:`push`: a packet :meth:`push_next` did not deliver."""
+        stats = self.stats
+        expected = self._next
+        assert expected is not None
         delta = (packet.sequence - expected) & 0xFFFF
-        if delta == 0 and not self._held:  # in order, nothing waiting: the common case
-            self._seen[expected & _HISTORY_MASK] = 1
-            self._next = expected + 1
-            if expected > self._highest:
-                self._highest = expected
-            self._bad_seq = None
-            stats.delivered += 1
-            return [packet]
         if delta >= 0x8000:
             delta -= 0x10000
         if delta < 0 and -delta <= self.max_misorder:
