@@ -198,6 +198,9 @@ class RecordingSettings(BaseModel):
     # Longest export, and how many run at once.
     export_max_s: int = Field(default=24 * 3600, ge=60)
     export_concurrency: int = Field(default=2, ge=1)
+    # Finished export MP4s are removed after this many days (0: kept until removed by hand);
+    # their signed manifests and job rows stay, so what was exported remains provable.
+    export_keep_days: int = Field(default=30, ge=0)
 
 
 class AuthSettings(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -196,3 +196,36 @@ async def test_exports_unavailable_without_the_service(
     await seed_two_counties(client, admin)
     answer = await client.post(f"/api/v1/channels/{CHANNEL}/exports", json=RANGE, headers=admin)
     assert answer.status_code == 503
+
+
+async def test_expired_export_keeps_its_manifest(
+    client: httpx.AsyncClient, admin: dict[str, str], exports: ExportService
+) -> None:
+    """After the keeping period the MP4 goes (410), the signed manifest stays."""
+    await seed_two_counties(client, admin)
+    job = (
+        await client.post(f"/api/v1/channels/{CHANNEL}/exports", json=RANGE, headers=admin)
+    ).json()
+    done = await _finished(client, admin, job["id"])
+    assert done["state"] == "done", done["error"]
+    mp4 = exports.mp4_path(job["id"])
+    assert mp4.is_file()
+
+    exports.keep_days = 0
+    assert await exports.expire() == 0  # 0 days: kept until removed by hand
+    exports.keep_days = 30
+    finished_at = datetime.fromisoformat(done["finished_at"])
+    assert await exports.expire(finished_at + timedelta(days=29)) == 0
+    assert mp4.is_file()
+    assert await exports.expire(finished_at + timedelta(days=31)) == 1
+    assert not mp4.is_file()
+
+    expired = (await client.get(f"/api/v1/exports/{job['id']}", headers=admin)).json()
+    assert expired["state"] == "expired"
+    assert expired["file_url"] is None
+    gone = await client.get(f"/api/v1/exports/{job['id']}/file", headers=admin)
+    assert gone.status_code == 410
+    assert gone.json()["error"]["code"] == "gone"
+    manifest = await client.get(expired["manifest_url"], headers=admin)
+    assert manifest.status_code == 200
+    assert manifest.json()["manifest"]["requested_by"] == "admin"

@@ -20,6 +20,7 @@ QUEUED = "queued"
 RUNNING = "running"
 DONE = "done"
 FAILED = "failed"
+EXPIRED = "expired"  # done, then the MP4 was removed after export_keep_days; manifest kept
 MAX_ERROR_CHARS = 2000
 
 
@@ -195,4 +196,22 @@ async def fail_job(engine: AsyncEngine, job_id: str, error: str) -> None:
             export_jobs.update()
             .where(export_jobs.c.id == job_id)
             .values(state=FAILED, error=error[:MAX_ERROR_CHARS], finished_at=datetime.now(UTC))
+        )
+
+
+async def expired_job_ids(engine: AsyncEngine, finished_before: datetime) -> list[str]:
+    """Finished exports whose MP4 is due for removal."""
+    query = sa.select(export_jobs.c.id).where(
+        export_jobs.c.state == DONE, export_jobs.c.finished_at < finished_before
+    )
+    async with engine.connect() as conn:
+        return [str(job_id) for job_id in await conn.scalars(query)]
+
+
+async def mark_expired(engine: AsyncEngine, job_id: str) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(
+            export_jobs.update()
+            .where(export_jobs.c.id == job_id, export_jobs.c.state == DONE)
+            .values(state=EXPIRED, path=None)
         )

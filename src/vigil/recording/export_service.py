@@ -82,6 +82,8 @@ class ExportService:
         fsync: bool = True,
         poll_interval_s: float = 5.0,
         progress_interval_s: float = 1.0,
+        keep_days: int = 0,
+        expiry_interval_s: float = 3600.0,
     ) -> None:
         self.engine = engine
         self.exports_dir = exports_dir
@@ -94,6 +96,9 @@ class ExportService:
         self.fsync = fsync
         self.poll_interval_s = poll_interval_s
         self.progress_interval_s = progress_interval_s
+        self.keep_days = keep_days
+        self.expiry_interval_s = expiry_interval_s
+        self._next_expiry_s = 0.0  # event-loop time of the next expiry pass
         self._wake = asyncio.Event()
         self._running: set[str] = set()
 
@@ -109,6 +114,7 @@ class ExportService:
             max_duration_s=settings.recording.export_max_s,
             concurrency=settings.recording.export_concurrency,
             fsync=settings.recording.fsync,
+            keep_days=settings.recording.export_keep_days,
         )
 
     # ---- what the API uses -------------------------------------------------------------
@@ -185,6 +191,7 @@ class ExportService:
             logger.info("requeued %d export jobs interrupted by a stop", requeued)
         async with asyncio.TaskGroup() as group:
             while True:
+                await self._expire_due()
                 free = self.concurrency - len(self._running)
                 if free > 0:
                     for job_id in await export_jobs.queued_job_ids(self.engine, free):
@@ -195,6 +202,27 @@ class ExportService:
                     async with asyncio.timeout(self.poll_interval_s):
                         await self._wake.wait()
                 self._wake.clear()
+
+    async def expire(self, now: datetime | None = None) -> int:
+        """Remove the MP4s of exports finished more than ``keep_days`` ago; the signed
+        manifests and the job rows stay (the job becomes ``expired``). Returns how many."""
+        if self.keep_days <= 0:
+            return 0
+        cutoff = (now or datetime.now(UTC)) - timedelta(days=self.keep_days)
+        due = await export_jobs.expired_job_ids(self.engine, cutoff)
+        for job_id in due:
+            # The row first: from then on nobody is offered the file, then it goes.
+            await export_jobs.mark_expired(self.engine, job_id)
+            await asyncio.to_thread(self.mp4_path(job_id).unlink, missing_ok=True)
+        if due:
+            logger.info("removed %d export files older than %d days", len(due), self.keep_days)
+        return len(due)
+
+    async def _expire_due(self) -> None:
+        now_s = asyncio.get_running_loop().time()
+        if now_s >= self._next_expiry_s:
+            self._next_expiry_s = now_s + self.expiry_interval_s
+            await self.expire()
 
     def _prepare_directory(self) -> None:
         self.exports_dir.mkdir(mode=0o750, parents=True, exist_ok=True)

@@ -73,7 +73,8 @@ def job_json(job: ExportJob) -> dict[str, Any]:
             values[key] = iso(value)
     base = f"{API_PREFIX}/exports/{job.id}"
     values["file_url"] = f"{base}/file" if job.state == export_jobs.DONE else None
-    values["manifest_url"] = f"{base}/manifest" if job.state == export_jobs.DONE else None
+    signed = job.state in (export_jobs.DONE, export_jobs.EXPIRED)
+    values["manifest_url"] = f"{base}/manifest" if signed else None
     return values
 
 
@@ -90,8 +91,10 @@ async def _visible_job(ctx: ApiContext, principal: Principal, job_id: str) -> Ex
     return job
 
 
-def _done(job: ExportJob) -> None:
-    if job.state != export_jobs.DONE:
+def _done(job: ExportJob, *, manifest: bool = False) -> None:
+    if job.state == export_jobs.EXPIRED and not manifest:
+        raise ApiError(410, "gone", "the export file was removed after its keeping period")
+    if job.state not in (export_jobs.DONE, export_jobs.EXPIRED):
         raise ApiError(409, "not_ready", f"the export is {job.state}")
 
 
@@ -214,7 +217,7 @@ async def download_manifest(
     """The signed manifest (JSON) of a finished export (audited)."""
     service = _service(ctx)
     job = await _visible_job(ctx, principal, job_id)
-    _done(job)
+    _done(job, manifest=True)
     return await _audited_download(
         ctx, request, principal, job, service.manifest_path(job.id), "application/json",
         missing="the manifest is no longer on disk",

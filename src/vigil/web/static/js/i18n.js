@@ -469,6 +469,8 @@ export const STRINGS = {
   "exports.state.running": ["Running", "导出中"],
   "exports.state.done": ["Done", "已完成"],
   "exports.state.failed": ["Failed", "失败"],
+  "exports.state.expired": ["Expired", "已过期"],
+  "exports.expired_hint": ["The MP4 was removed after its keeping period; the signed manifest remains", "MP4 文件已过保存期限被删除，签名清单仍保留"],
   "exports.progress": ["Progress", "进度"],
   "exports.size": ["Size", "大小"],
   "exports.download": ["MP4", "下载 MP4"],

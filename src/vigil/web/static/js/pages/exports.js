@@ -91,6 +91,7 @@ export function render(root, _params, query) {
 
   function stateCell(job) {
     if (job.state === "done") return h("span", { class: "badge badge-online" }, t("exports.state.done"));
+    if (job.state === "expired") return h("span", { class: "badge", title: t("exports.expired_hint") }, t("exports.state.expired"));
     if (job.state === "failed") return h("span", { class: "badge badge-bad", title: job.error || "" }, t("exports.state.failed"), job.error ? h("div", { class: "muted small", testid: "export-error" }, job.error) : null);
     const percent = Math.round((job.progress || 0) * 100);
     return h("span", {}, t(`exports.state.${job.state}`), " ", h("progress", { max: "100", value: String(percent), "aria-label": t("exports.progress") }), ` ${percent}%`);
@@ -98,6 +99,7 @@ export function render(root, _params, query) {
 
   function row(job) {
     const done = job.state === "done";
+    const signed = done || job.state === "expired"; // the manifest outlives the MP4
     return h(
       "tr",
       { testid: "export-row", dataset: { id: job.id, state: job.state } },
@@ -113,7 +115,7 @@ export function render(root, _params, query) {
         done && mayCreate
           ? h("a", { class: "btn btn-small", testid: "export-download", href: `${job.file_url}?token=${encodeURIComponent(getToken() || "")}`, download: `${job.id}.mp4` }, t("exports.download"))
           : null,
-        done ? h("button", { type: "button", class: "btn btn-small", testid: "export-manifest", onclick: () => api.download(`/exports/${job.id}/manifest`, {}, `${job.id}.manifest.json`).catch((err) => replace(alerts, errorBox(err))) }, t("exports.manifest")) : null,
+        signed ? h("button", { type: "button", class: "btn btn-small", testid: "export-manifest", onclick: () => api.download(`/exports/${job.id}/manifest`, {}, `${job.id}.manifest.json`).catch((err) => replace(alerts, errorBox(err))) }, t("exports.manifest")) : null,
         done ? h("button", { type: "button", class: "btn btn-small", testid: "export-verify", onclick: () => verify(job.id) }, t("exports.verify")) : null,
       ),
     );
