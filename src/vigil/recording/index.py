@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,8 +36,8 @@ class VideoParams:
 
 
 @dataclass(frozen=True, slots=True)
-class NewSegment:
-    """A finished, fsynced segment file about to be indexed."""
+class SegmentFacts:
+    """What the index keeps of a segment file: the ``segments`` columns but ``id``."""
 
     channel_id: str
     pool: str
@@ -55,34 +55,26 @@ class NewSegment:
     fragments: tuple[FragmentEntry, ...]
     recovered: bool = False
 
+
+@dataclass(frozen=True, slots=True)
+class NewSegment(SegmentFacts):
+    """A finished, fsynced segment file about to be indexed."""
+
     def as_row(self, segment_id: int) -> SegmentRow:
         """The index row of this segment once inserted under ``segment_id``."""
         return SegmentRow(id=segment_id, **_fields_of(self))
 
 
-def _fields_of(segment: NewSegment) -> dict[str, Any]:
-    """A new segment's fields by name: the ``segments`` columns but ``id``."""
-    return {f.name: getattr(segment, f.name) for f in fields(segment)}
+def _fields_of(segment: SegmentFacts) -> dict[str, Any]:
+    """A segment's fields by name: the ``segments`` columns but ``id``."""
+    return {f.name: getattr(segment, f.name) for f in fields(segment) if f.name != "id"}
 
 
 @dataclass(frozen=True, slots=True)
-class SegmentRow:
-    id: int
-    channel_id: str
-    pool: str
-    path: str
-    run_id: int
-    start_at: datetime
-    end_at: datetime
-    start_90k: int
-    duration_90k: int
-    size_bytes: int
-    init_size_bytes: int
-    frames: int
-    params_id: int
-    sha256: str
-    fragments: tuple[FragmentEntry, ...]
-    recovered: bool
+class SegmentRow(SegmentFacts):
+    """An indexed segment."""
+
+    id: int = field(kw_only=True)
 
     @property
     def duration_s(self) -> float:
