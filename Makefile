@@ -8,7 +8,8 @@ APT_PACKAGES := chromium ffmpeg sip-tester
 
 .PHONY: demo serve test check lint types imports pytest bench system-deps deps clean
 
-$(DEPS_STAMP): pyproject.toml constraints.txt
+# setup.py builds the compiled receive path (src/vigil/media/_rtp_fastpath.c) in place.
+$(DEPS_STAMP): pyproject.toml constraints.txt setup.py src/vigil/media/_rtp_fastpath.c
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -c constraints.txt -e ".[dev]"
@@ -22,6 +23,7 @@ system-deps:
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v ffprobe >/dev/null || missing="$$missing ffmpeg"; \
 	command -v sipp >/dev/null || missing="$$missing sip-tester"; \
+	command -v gcc >/dev/null || missing="$$missing gcc"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
@@ -33,7 +35,8 @@ demo: $(DEPS_STAMP)
 serve: $(DEPS_STAMP)
 	$(BIN)/vigil serve
 
-test: $(DEPS_STAMP) system-deps
+# system-deps first: gcc builds the compiled receive path when deps installs the package.
+test: system-deps $(DEPS_STAMP)
 	$(MAKE) check
 
 check: lint types imports pytest
@@ -55,4 +58,5 @@ bench: $(DEPS_STAMP)
 	for b in registry signaling media_protocols media live_view recording; do $(BIN)/python bench/$$b.py || exit 1; done
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis build
+	find src -name '*.so' -delete

@@ -218,9 +218,12 @@ def udp_drops(port: int) -> int:
     return -1
 
 
-async def vigil_run(streams: int, seconds: float, warmup_s: float) -> dict[str, Any]:
+async def vigil_run(
+    streams: int, seconds: float, warmup_s: float, compiled: bool
+) -> dict[str, Any]:
     import psutil
 
+    from vigil.media import rtp_lane
     from vigil.media.live import LiveFmp4Session
     from vigil.media.server import MediaServer
     from vigil.settings import MediaSettings
@@ -228,7 +231,9 @@ async def vigil_run(streams: int, seconds: float, warmup_s: float) -> dict[str, 
     os.sched_setaffinity(0, {CORES["receiver"]})
     me = psutil.Process()
     rss_before = me.memory_info().rss
-    settings = MediaSettings(host="127.0.0.1", rtp_port=0, no_data_timeout_s=30)
+    settings = MediaSettings(
+        host="127.0.0.1", rtp_port=0, no_data_timeout_s=30, compiled_receive=compiled
+    )
     server = MediaServer(settings)
     runner = asyncio.create_task(server.run())
     await server.wait_started()
@@ -265,7 +270,9 @@ async def vigil_run(streams: int, seconds: float, warmup_s: float) -> dict[str, 
     short = sum(max(0, a - s.packets) for a, s in zip(sent["sent"], stats, strict=True))
     return {
         "streams": streams,
+        "receive": "compiled" if compiled and rtp_lane.compiled is not None else "python",
         "cpu_fraction": cpu_s / (wall1 - wall0),
+        "system_fraction": (cpu1.system - cpu0.system) / (wall1 - wall0),
         "others_fraction": others_fraction(core0, core1, cpu_s),
         "rss_per_stream": (rss_during - rss_before) / streams,
         "sent": sum(sent["sent"]),
@@ -382,6 +389,7 @@ def run_role(role: str, args: argparse.Namespace) -> dict[str, Any]:
     """Each measured run in a fresh process, so RSS and CPU are its own."""
     command = [sys.executable, SCRIPT, "--role", role, "--streams", str(args.streams),
                "--seconds", str(args.seconds), "--warmup", str(args.warmup),
+               "--receive", args.receive,
                *core_args()]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=300)
     if done.returncode != 0:
@@ -405,7 +413,9 @@ def ffmpeg_unreliable(ff: dict[str, Any]) -> str:
 
 def report(figures: Figures) -> None:
     print()
-    print("(a) Vigil, one process on one core, N streams × 2 Mbit/s, live fMP4 subscriber each")
+    paths = sorted({r["receive"] for r in figures.vigil})
+    print("(a) Vigil, one process on one core, N streams × 2 Mbit/s, live fMP4 subscriber each;"
+          f" UDP receive path: {', '.join(paths)}")  # fmt: skip
     print(f"{'N':>5} {'core CPU':>9} {'CPU/stream':>11} {'RSS/stream':>11} {'packets/s':>10} "
           f"{'lost':>6} {'missing':>8} {'k-drops':>8} {'sender lag':>11} {'others':>7}"
           "  zero loss")  # fmt: skip
@@ -458,6 +468,12 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=0)
     parser.add_argument("--mode", choices=["rtp", "raw"], default="rtp")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument(
+        "--receive",
+        choices=["compiled", "python"],
+        default="compiled",
+        help="Vigil's UDP receive path (media.compiled_receive); python: the reference path",
+    )
     parser.add_argument("--receiver-core", type=int, default=-1, help="default: the quieter")
     parser.add_argument("--sender-core", type=int, default=-1)
     args = parser.parse_args()
@@ -470,7 +486,8 @@ def main() -> None:
         sender_main(args)
         return
     if args.role == "vigil":
-        print(json.dumps(asyncio.run(vigil_run(args.streams, args.seconds, args.warmup))))
+        run = vigil_run(args.streams, args.seconds, args.warmup, args.receive == "compiled")
+        print(json.dumps(asyncio.run(run)))
         return
     if args.role == "ffmpeg":
         print(json.dumps(ffmpeg_run(args.streams, args.seconds, args.warmup)))

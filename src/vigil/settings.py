@@ -114,6 +114,9 @@ class MediaSettings(BaseModel):
     # SO_RCVBUF of UDP sockets: bursts of hundreds of streams wait here while the event loop
     # is busy. Unprivileged, the kernel caps it at net.core.rmem_max.
     receive_buffer_bytes: int = Field(default=16 * 1024 * 1024, ge=65536)
+    # The compiled per-packet UDP receive path (vigil/media/rtp_lane.py) when it is built;
+    # off: every datagram takes the Python path (same results, more CPU).
+    compiled_receive: bool = True
     # No RTP for this long: the stream is reported silent (the caller then sends BYE).
     no_data_timeout_s: float = Field(default=10.0, gt=0)
     tcp_connect_timeout_s: float = Field(default=10.0, gt=0)

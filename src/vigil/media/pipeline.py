@@ -16,6 +16,7 @@ import logging
 import struct
 from collections.abc import Callable, Sequence
 
+from vigil.media import rtp_lane
 from vigil.media.hub import StreamHub
 from vigil.media.ps_ingest import PsIngest
 from vigil.media.stats import RateWindow, StreamStats
@@ -51,6 +52,7 @@ class StreamPipeline:
         timeline_max_events: int = 200,
         opened_s: float = 0.0,
         wall_clock: Callable[[], float],
+        compiled_lane: bool = True,
     ) -> None:
         self.stream_id = stream_id
         self.hub = hub
@@ -71,6 +73,8 @@ class StreamPipeline:
             window=reorder_window, max_delay_90k=int(reorder_max_delay_s * CLOCK_90K)
         )
         self._ps = PsIngest()
+        # The compiled receive path's share of this stream (rtp_lane; None: Python only).
+        self.lane = rtp_lane.new_lane() if compiled_lane and transport == "udp" else None
         self._rate = RateWindow()
         self._ssrc = expected_ssrc
         self._payload_type: int | None = None
@@ -101,6 +105,8 @@ class StreamPipeline:
 
     def receive(self, data: bytes | memoryview, source: Address, now: float) -> None:
         """One RTP packet (not RTCP) of this stream."""
+        if self.lane is not None and self.lane.armed:
+            self._disarm()
         if source != self.last_source:
             self._source_changed(source, now)
         if not self._source_ok:
@@ -150,6 +156,39 @@ class StreamPipeline:
         for ordered in self._reorder.push(packet, int(now * CLOCK_90K)):
             self._ingest(ordered, now)
 
+    def receive_frame(self, data: bytes, end_of_frame: bool, now: float) -> None:
+        """The payloads of a frame's in-order packets, joined by the compiled path."""
+        ps = self._ps
+        errors_before = ps.errors
+        samples = ps.push_frame(data, end_of_frame=end_of_frame)
+        if ps.errors != errors_before:
+            self._ps_error(now)
+        if samples:
+            self._publish(samples, now)
+
+    def rearm(self) -> None:
+        """After a batch the compiled path stalled on: give it the stream back if it may."""
+        lane = self.lane
+        if lane is None or lane.armed or self._attention or not self._source_ok:
+            return
+        if self.last_source is not None and self._ssrc is not None:
+            rtp_lane.arm(lane, self._ssrc, self.last_source, self._reorder, self._ps)
+
+    def _fold(self) -> None:
+        """Bring the compiled path's counts into this pipeline's figures."""
+        lane = self.lane
+        if lane is not None and lane.armed:
+            packets, nbytes, last_s = rtp_lane.fold(lane, self._reorder)
+            if packets:
+                self.packets += packets
+                self.bytes += nbytes
+                self.last_packet_s = last_s
+
+    def _disarm(self) -> None:
+        assert self.lane is not None
+        self._fold()
+        rtp_lane.disarm(self.lane, self._ps)
+
     def receive_rtcp(self) -> None:
         """RTCP on an RTP port is ignored (GB/T 28181 reference §12: optional, mostly absent)."""
         self.rtcp_packets += 1
@@ -167,6 +206,7 @@ class StreamPipeline:
 
     def poll(self, now: float) -> None:
         """Timer: sample the rate counters; give up reorder gaps that waited too long."""
+        self._fold()
         self._rate.sample(now, self.bytes, self.frames)
         if self._reorder.held:
             for ordered in self._reorder.poll(int(now * CLOCK_90K)):
@@ -181,11 +221,14 @@ class StreamPipeline:
         """
         if self.silent:
             return False
+        self._fold()
         last = self.last_packet_s if self.last_packet_s is not None else self.opened_s
         if now - last < timeout_s:
             return False
         self.silent = True
-        self._attention = True
+        self._attention = True  # the next packet takes the Python path: no compiled lane
+        if self.lane is not None and self.lane.armed:
+            self._disarm()
         what = "no RTP received" if self.last_packet_s is None else "RTP stopped"
         detail = f"{what} for {now - last:.1f} s"
         if self.expected_ssrc is not None:
@@ -372,6 +415,7 @@ class StreamPipeline:
             )
 
     def stats(self, now: float) -> StreamStats:
+        self._fold()
         reorder = self._reorder.stats
         bitrate, fps = self._rate.rates(now, self.bytes, self.frames)
         params = self.parameter_sets

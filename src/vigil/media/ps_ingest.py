@@ -76,12 +76,36 @@ class PsIngest:
             self._push_frame(out, end_of_frame=marker)
         return out
 
+    def in_order_state(self) -> tuple[int | None, int, list[bytes | memoryview]]:
+        """Next sequence number, frame timestamp and the payloads of the frame so far: what a
+        fast path elsewhere continues from (then :meth:`hand_off`; :meth:`resume` is back)."""
+        return self._next_seq, self._timestamp, self._parts
+
+    def hand_off(self) -> None:
+        """A fast path took :meth:`in_order_state`: the frame's payloads are its now."""
+        self._parts = []
+
+    def resume(self, next_seq: int, timestamp: int, parts: list[bytes]) -> None:
+        """Continue from a fast path's state (the counterpart of :meth:`hand_off`)."""
+        self._next_seq = next_seq
+        self._timestamp = timestamp
+        self._parts = list(parts)
+
+    def push_frame(self, data: bytes, *, end_of_frame: bool) -> list[Sample]:
+        """A frame joined by a fast path (its payloads in order, nothing collected here)."""
+        out: list[Sample] = []
+        self._demux(out, data, end_of_frame=end_of_frame)
+        return out
+
     def _push_frame(self, out: list[Sample], *, end_of_frame: bool) -> None:
         parts = self._parts
         if not parts:
             return
         data = parts[0] if len(parts) == 1 else b"".join(parts)
         parts.clear()
+        self._demux(out, data, end_of_frame=end_of_frame)
+
+    def _demux(self, out: list[Sample], data: bytes | memoryview, *, end_of_frame: bool) -> None:
         demuxer = self._demuxer
         errors_before = demuxer.stats.errors
         try:

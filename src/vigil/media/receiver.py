@@ -12,7 +12,9 @@ for 300 streams of 2 Mbit/s) most datagrams then overflow the socket buffer (mea
 loopback: 77 % lost at 56 000 packets/s). :class:`UdpReader` drains the socket in batches
 instead (``recvfrom`` until ``EAGAIN``), one clock reading per batch. The protocols below
 are still ``asyncio.DatagramProtocol`` objects, and the endpoint API is the fallback for
-loops without ``add_reader``.
+loops without ``add_reader``. When the compiled receive path is built (``rtp_lane``), the
+reader hands the socket to it instead: in-order packets of healthy streams arrive here as
+whole frames, every other datagram as it came, in arrival order.
 
 On the shared port a datagram is routed by the SSRC field (RFC 3550 §5.1, octets 8-11)
 before it is parsed; unknown SSRCs go to the strangers table, RTCP (RFC 5761 §4) is counted
@@ -24,14 +26,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 import struct
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
+from vigil.media import rtp_lane
 from vigil.media.pipeline import StreamPipeline
 from vigil.media.strangers import StrangerTable
 from vigil.media.timeline import Address, EventKind, Timeline, format_address
 from vigil.protocols.rtp.packet import is_rtcp
+
+if TYPE_CHECKING:
+    from vigil.media._rtp_fastpath import Item
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +77,11 @@ class SharedPortProtocol(asyncio.DatagramProtocol):
         self.stranger_packets = 0
         self.garbage_datagrams = 0
         self._owners: dict[Address, StreamPipeline] = {}
+
+    @property
+    def routes(self) -> tuple[dict[int, StreamPipeline] | None, StreamPipeline | None]:
+        """What the compiled path routes by: the SSRC table."""
+        return self._streams, None
 
     def datagram_received(self, data: bytes, addr: tuple[str | None, int]) -> None:
         self.receive(data, _address(addr), self._clock())  # type: ignore[arg-type]
@@ -129,6 +142,12 @@ class DedicatedPortProtocol(asyncio.DatagramProtocol):
     def __init__(self, pipeline: StreamPipeline, *, clock: Clock) -> None:
         self.pipeline = pipeline
         self._clock = clock
+        self.datagrams = 0
+
+    @property
+    def routes(self) -> tuple[dict[int, StreamPipeline] | None, StreamPipeline | None]:
+        """What the compiled path routes by: everything is this stream's."""
+        return None, self.pipeline
 
     def datagram_received(self, data: bytes, addr: tuple[str | None, int]) -> None:
         self.receive(data, _address(addr), self._clock())  # type: ignore[arg-type]
@@ -137,6 +156,7 @@ class DedicatedPortProtocol(asyncio.DatagramProtocol):
         logger.debug("stream %s port: %s", self.pipeline.stream_id, exc)
 
     def receive(self, data: bytes, source: Address, now: float) -> None:
+        self.datagrams += 1
         if is_rtcp(data):
             self.pipeline.receive_rtcp()
         else:
@@ -146,21 +166,45 @@ class DedicatedPortProtocol(asyncio.DatagramProtocol):
 Receiver = SharedPortProtocol | DedicatedPortProtocol
 
 
+def deliver(
+    protocol: Receiver,
+    fast: int,
+    items: list[Item],
+    stalled: list[StreamPipeline],
+    now: float,
+) -> None:
+    """What the compiled path routed (``rtp_lane``), in arrival order: joined frames to
+    their pipelines, other datagrams to the protocol; then re-arm the stalled pipelines."""
+    protocol.datagrams += fast
+    receive = protocol.receive
+    for item in items:
+        if len(item) == 3:  # (pipeline, frame, end of frame)
+            item[0].receive_frame(item[1], item[2], now)
+        else:  # (datagram, source): the Python path
+            receive(item[0], item[1], now)
+    for pipeline in stalled:
+        pipeline.rearm()
+
+
 class UdpReader:
     """Feeds one bound, non-blocking UDP socket to a protocol, draining it in batches."""
 
-    def __init__(self, sock: socket.socket, protocol: Receiver, *, clock: Clock) -> None:
+    def __init__(
+        self, sock: socket.socket, protocol: Receiver, *, clock: Clock, compiled: bool = True
+    ) -> None:
         self.sock = sock
         self.protocol = protocol
         self.port: int = sock.getsockname()[1]
         self._clock = clock
+        self._compiled = rtp_lane.compiled if compiled else None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._transport: asyncio.DatagramTransport | None = None
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         try:
-            loop.add_reader(self.sock.fileno(), self._drain)
+            drain = self._drain if self._compiled is None else self._drain_compiled
+            loop.add_reader(self.sock.fileno(), drain)
             self._loop = loop
         except NotImplementedError:  # e.g. the proactor loop
             self._transport, _ = await loop.create_datagram_endpoint(
@@ -180,6 +224,17 @@ class UdpReader:
                 logger.debug("UDP port %d: %s", self.port, exc)
                 continue
             receive(data, addr if len(addr) == 2 else (addr[0], addr[1]), now)
+
+    def _drain_compiled(self) -> None:
+        assert self._compiled is not None
+        now = self._clock()
+        streams, single = self.protocol.routes
+        fast, items, stalled, error = self._compiled.drain(
+            self.sock.fileno(), streams, single, DRAIN_BATCH, now
+        )
+        deliver(self.protocol, fast, items, stalled, now)
+        if error:
+            logger.debug("UDP port %d: %s", self.port, os.strerror(error))
 
     def close(self) -> None:
         if self._loop is not None:

@@ -113,7 +113,9 @@ class MediaServer:
                 receive_buffer_bytes(udp_sock),
                 settings.receive_buffer_bytes,
             )
-        udp = UdpReader(udp_sock, self._shared, clock=self._clock)
+        udp = UdpReader(
+            udp_sock, self._shared, clock=self._clock, compiled=settings.compiled_receive
+        )
         tcp_server: asyncio.Server | None = None
         try:
             await udp.start()
@@ -264,6 +266,7 @@ class MediaServer:
             timeline_max_events=settings.timeline_max_events,
             opened_s=self._clock(),
             wall_clock=self._wall_clock,
+            compiled_lane=settings.compiled_receive,
         )
         handle = StreamHandle(name, transport, ssrc, local_port, pipeline, self._clock)
         stream = _Stream(handle, pipeline, on_silent, pooled_port=local_port if sock else None)
@@ -298,7 +301,10 @@ class MediaServer:
                 self._udp_by_ssrc[ssrc] = pipeline
                 return
             stream.reader = UdpReader(
-                sock, DedicatedPortProtocol(pipeline, clock=self._clock), clock=self._clock
+                sock,
+                DedicatedPortProtocol(pipeline, clock=self._clock),
+                clock=self._clock,
+                compiled=self.settings.compiled_receive,
             )
             await stream.reader.start()
             return

@@ -52,6 +52,44 @@ class Reorderer:
         """Packets waiting in the window."""
         return len(self._held)
 
+    def in_order_next(self) -> int | None:
+        """The next expected 16-bit sequence number when nothing is held (else None): the
+        state a packet-at-a-time fast path elsewhere needs to continue from."""
+        if self._next is None or self._held:
+            return None
+        return self._next & 0xFFFF
+
+    def jitter_state(self) -> tuple[int | None, int]:
+        """RFC 3550 A.8 state: the last transit time and the jitter × 16."""
+        return self.stats._last_transit, self.stats.jitter_q4
+
+    def advance(self, count: int, last_transit: int | None, jitter_q4: int) -> None:
+        """``count`` packets were delivered in order elsewhere, as :meth:`push_next` would
+        have (the compiled receive path, ``vigil.media.rtp_lane``); adopt their jitter."""
+        stats = self.stats
+        stats._last_transit = last_transit
+        stats.jitter_q4 = jitter_q4
+        if not count:
+            return
+        start = self._next
+        assert start is not None, "advance() needs in_order_next()"
+        assert not self._held, "advance() needs in_order_next()"
+        end = start + count
+        if count >= _HISTORY:
+            self._seen = bytearray(b"\x01" * _HISTORY)
+        else:
+            a, b = start & _HISTORY_MASK, end & _HISTORY_MASK
+            if a < b:
+                self._seen[a:b] = b"\x01" * (b - a)
+            else:
+                self._seen[a:] = b"\x01" * (_HISTORY - a)
+                self._seen[:b] = b"\x01" * b
+        self._next = end
+        self._highest = max(self._highest, end - 1)
+        self._bad_seq = None
+        stats.received += count
+        stats.delivered += count
+
     def push(self, packet: RtpPacket, arrival_90k: int | None = None) -> list[RtpPacket]:
         """Add a received packet; return the packets that are now deliverable, in order."""
         if self.push_next(packet.sequence, packet.timestamp, arrival_90k):
