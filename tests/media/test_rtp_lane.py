@@ -9,6 +9,7 @@ timeline must be identical; the clean case must actually take the compiled path.
 from __future__ import annotations
 
 import os
+import random
 import socket
 import struct
 from dataclasses import dataclass, field
@@ -80,8 +81,11 @@ def rtcp_report(ssrc: int) -> bytes:
 
 
 PERTURBATIONS = st.sampled_from(
-    ["drop", "swap", "duplicate", "garbage", "rtcp", "stranger", "other_source", "extension"]
-)
+    [
+        "drop", "swap", "duplicate", "garbage", "rtcp", "stranger", "other_source", "extension",
+        "junk_payload", "jumped_header",
+    ]
+)  # fmt: skip
 
 
 def perturb(datagrams: list[Datagram], ops: list[tuple[str, int]]) -> list[Datagram]:
@@ -105,6 +109,13 @@ def perturb(datagrams: list[Datagram], ops: list[tuple[str, int]]) -> list[Datag
             out[i] = (data, OTHER)
         elif op == "extension" and len(data) >= 12 and data[0] == 0x80:
             out[i] = (with_extension(data), source)
+        elif op == "junk_payload":  # in sequence, so the compiled path joins it: PS errors
+            out[i] = (data[:12] + random.Random(at).randbytes(at % 300), source)
+        elif op == "jumped_header" and len(data) >= 12:  # marker, timestamp, sequence moved
+            rnd = random.Random(at)
+            sequence = data[2:4] if rnd.random() < 0.5 else rnd.randbytes(2)
+            header = bytes([0x80, rnd.choice([0x60, 0xE0])]) + sequence + rnd.randbytes(4)
+            out[i] = (header + data[8:], source)
     return out
 
 
@@ -206,7 +217,7 @@ def test_a_clean_stream_takes_the_compiled_path_with_identical_results(dedicated
     assert frames == 24 * len(compiled.pipelines)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     ops=st.lists(st.tuples(PERTURBATIONS, st.integers(0, 10_000)), max_size=25),
     batches=st.lists(st.integers(1, 200), min_size=1, max_size=6),
@@ -236,9 +247,7 @@ def test_drain_reads_a_real_socket_in_batches() -> None:
         datagrams.append(b"\x00" * 60000)  # the largest kind of datagram: never truncated
         for data in datagrams:
             sender.sendto(data, receiver.getsockname())
-        fast, items, stalled, error = rtp_lane.compiled.drain(
-            receiver.fileno(), {}, None, 100, 1.0
-        )
+        fast, items, stalled, error = rtp_lane.compiled.drain(receiver.fileno(), {}, None, 100, 1.0)
         rest = rtp_lane.compiled.drain(receiver.fileno(), {}, None, 1000, 1.0)
         empty = rtp_lane.compiled.drain(receiver.fileno(), {}, None, 1000, 1.0)
     finally:
