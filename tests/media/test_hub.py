@@ -173,6 +173,29 @@ async def test_waiting_consumer_is_woken_by_publish_and_by_close() -> None:
         await asyncio.wait_for(ender, 1)
 
 
+async def test_a_cancelled_wait_loses_nothing_and_poll_does_not_wait() -> None:
+    video = samples(frames=3)
+    hub = StreamHub()
+    sub = hub.subscribe()
+    assert sub.poll() is None
+    cancelled = asyncio.create_task(sub.__anext__())
+    await asyncio.sleep(0)
+    cancelled.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+    hub.publish(video[0])
+    assert sub.poll() is video[0]
+    waiter = asyncio.create_task(sub.__anext__())
+    await asyncio.sleep(0)
+    hub.publish(video[1])
+    hub.publish(video[2])
+    assert await asyncio.wait_for(waiter, 1) is video[1]
+    assert sub.delivered == 2
+    assert sub.queued == 1
+    hub.close()
+    assert [s async for s in sub] == [video[2]]
+
+
 async def test_wait_keyframe() -> None:
     video = samples(frames=2)
     hub = StreamHub()

@@ -21,6 +21,7 @@ from tests.media.media_streams import (
 from vigil.media.hub import StreamHub
 from vigil.media.live import LiveFmp4Session, is_init_segment
 from vigil.media.server import MediaServer
+from vigil.protocols.fmp4.writer import Fmp4Writer, FragmentMode
 from vigil.protocols.samples import Codec, Sample
 
 
@@ -76,6 +77,29 @@ async def test_closing_the_session_releases_the_subscription() -> None:
         pass
     assert hub.subscriber_count == 0
     assert [m async for m in session] == []
+
+
+async def test_a_waiting_session_ends_when_closed_and_matches_a_plain_writer() -> None:
+    video = samples(frames=4)
+    hub = StreamHub()
+    session = LiveFmp4Session.open(hub)
+    got: list[bytes] = []
+
+    async def read() -> None:
+        async for message in session:
+            got.append(message)
+
+    reader = asyncio.create_task(read())
+    for sample in video:  # one frame per loop turn: the reader waits for each
+        hub.publish(sample)
+        await asyncio.sleep(0)
+    session.close()
+    await asyncio.wait_for(reader, 1)
+    writer = Fmp4Writer(FragmentMode.FRAME)
+    assert got == [m for sample in video for m in writer.push(sample)]
+    assert session.messages == len(got)
+    assert session.bytes_sent == sum(map(len, got))
+    assert session.init_segments == 1
 
 
 @pytest.mark.integration

@@ -99,30 +99,32 @@ class Subscription:
         """Called by the hub for each published sample: enqueue, or skip when lagging."""
         if self.video_only and not is_video:
             return
+        queue = self._queue
+        size = len(sample.data)
         if self._waiting_key:
             if not (is_video and sample.is_key):
                 self.skipped_samples += 1
                 return
             self._waiting_key = False
-        else:
-            size = len(sample.data)
-            if len(self._queue) >= self._limit_samples or (
-                self._queued_bytes + size > self._limit_bytes and self._queue
-            ):
-                self.skips += 1
-                self._hub.gop_skips += 1
-                self.skipped_samples += len(self._queue)
-                self._queue.clear()
-                self._queued_bytes = 0
-                if not (is_video and sample.is_key):
-                    self.skipped_samples += 1
-                    self._waiting_key = True
-                    return
-        self._queue.append(sample)
-        self._queued_bytes += len(sample.data)
+        elif len(queue) >= self._limit_samples or (
+            self._queued_bytes + size > self._limit_bytes and queue
+        ):
+            self.skips += 1
+            self._hub.gop_skips += 1
+            self.skipped_samples += len(queue)
+            queue.clear()
+            self._queued_bytes = 0
+            if not (is_video and sample.is_key):
+                self.skipped_samples += 1
+                self._waiting_key = True
+                return
+        queue.append(sample)
+        self._queued_bytes += size
         waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        if waiter is not None:
+            self._waiter = None  # woken once: the consumer makes a new one when it waits
+            if not waiter.done():
+                waiter.set_result(None)
 
     def _end(self) -> None:
         self._ended = True
@@ -130,8 +132,10 @@ class Subscription:
 
     def _wake(self) -> None:
         waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
 
     def close(self) -> None:
         """Stop receiving; queued samples are discarded. Idempotent."""
@@ -151,19 +155,37 @@ class Subscription:
             if self._closed:
                 raise StopAsyncIteration
             queue = self._queue
-            if queue:
+            if queue:  # poll(), inlined: once per sample
                 sample = queue.popleft()
                 self._queued_bytes -= len(sample.data)
                 self.delivered += 1
                 return sample
             if self._ended:
                 raise StopAsyncIteration
-            waiter = asyncio.get_running_loop().create_future()
-            self._waiter = waiter
-            try:
-                await waiter
-            finally:
-                self._waiter = None
+            await self.changed()
+
+    # poll() and changed() are __anext__ in two halves, for a consumer that runs once per
+    # sample (live view): it awaits the future itself, without a coroutine per sample.
+
+    def poll(self) -> Sample | None:
+        """The next queued sample, or None: then the iteration is over (``closed``, or
+        ``ended`` with nothing left) or the consumer should await :meth:`changed`."""
+        if self._closed:
+            return None
+        queue = self._queue
+        if not queue:
+            return None
+        sample = queue.popleft()
+        self._queued_bytes -= len(sample.data)
+        self.delivered += 1
+        return sample
+
+    def changed(self) -> asyncio.Future[None]:
+        """A future done at the next sample, end or close (one waiting consumer at a time)."""
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            waiter = self._waiter = asyncio.get_running_loop().create_future()
+        return waiter
 
     async def __aenter__(self) -> Subscription:
         return self

@@ -69,22 +69,33 @@ class LiveFmp4Session:
         return self
 
     async def __anext__(self) -> bytes:
+        # Once per frame: the subscription is polled and its future awaited here rather
+        # than through its own __anext__ coroutine, and the usual single fragment of a
+        # sample skips the pending queue.
         pending = self._pending
+        subscription = self._subscription
         while not pending:
             if self._ended:
                 raise StopAsyncIteration
-            try:
-                sample = await self._subscription.__anext__()
-            except StopAsyncIteration:
-                self._ended = True
-                if self._subscription.ended:  # the stream ended: write the last frame
-                    pending.extend(self._writer.flush())
+            sample = subscription.poll()
+            if sample is None:
+                if subscription.closed:
+                    self._ended = True
+                    if subscription.ended:  # the stream ended: write the last frame
+                        pending.extend(self._writer.flush())
+                else:
+                    await subscription.changed()
                 continue
-            pending.extend(self._writer.push(sample))
-        message = pending.popleft()
+            out = self._writer.push(sample)
+            if len(out) == 1:
+                message = out[0]
+                break
+            pending.extend(out)
+        else:
+            message = pending.popleft()
         self.messages += 1
         self.bytes_sent += len(message)
-        if is_init_segment(message):
+        if message.startswith(b"ftyp", 4):  # is_init_segment, inlined
             self.init_segments += 1
         return message
 

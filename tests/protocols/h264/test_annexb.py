@@ -7,9 +7,12 @@ from hypothesis import strategies as st
 
 from vigil.protocols.errors import ParseError
 from vigil.protocols.h264.annexb import (
+    MAX_NAL_UNITS,
     join_annexb,
+    joined_nal_unit_ranges,
     nal_type,
     nal_unit_ranges,
+    nal_unit_scan,
     split_nal_units,
     to_length_prefixed,
 )
@@ -81,3 +84,28 @@ def test_fuzz_splitter(data: bytes) -> None:
     lambda b: b"\x00\x00" not in b and b[-1] != 0), max_size=10))  # fmt: skip
 def test_split_inverts_join(nals: list[bytes]) -> None:
     assert split_nal_units(join_annexb(nals)) == nals
+
+
+# Bytes that make start codes, zero runs and empty units likely at every seam.
+_annexb_bytes = st.lists(st.sampled_from([0, 0, 0, 1, 1, 3, 0x41, 0x65, 0xFF]), max_size=16)
+
+
+@given(st.lists(_annexb_bytes.map(bytes), min_size=1, max_size=6))
+def test_joined_ranges_equal_a_scan_of_the_joined_buffer(parts: list[bytes]) -> None:
+    joined = b"".join(parts)
+    scans = [(len(p), *nal_unit_scan(p)) for p in parts]
+    assert joined_nal_unit_ranges(joined, scans) == nal_unit_ranges(joined)
+    first = joined.find(b"\x00\x00\x01")
+    assert nal_unit_scan(joined) == (first, nal_unit_ranges(joined))
+
+
+def test_joined_ranges_give_up_past_the_unit_limit() -> None:
+    half = b"\x00\x00\x01\x09" * (MAX_NAL_UNITS // 2 + 1)
+    scans = [(len(half), *nal_unit_scan(half))] * 2
+    assert joined_nal_unit_ranges(half + half, scans) is None
+    try:
+        nal_unit_ranges(half + half)
+    except ParseError:
+        pass
+    else:
+        raise AssertionError("unit limit not enforced")

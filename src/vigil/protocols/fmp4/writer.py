@@ -32,6 +32,8 @@ from vigil.protocols.h265 import access_unit as h265_au
 from vigil.protocols.h265 import sps as h265_sps
 from vigil.protocols.samples import Codec, ParameterSets, Sample
 
+_H264 = Codec.H264  # module constants: an Enum member looked up on its class costs a call
+_H265 = Codec.H265
 _H264_DROP = frozenset({9, 12})  # AUD, filler data
 _H265_DROP = frozenset({35, 38})  # AUD, filler data
 DEFAULT_DURATION_90K = 3600
@@ -156,18 +158,21 @@ class Fmp4Writer:
 
     def _push(self, sample: Sample, out: list[bytes], segments: list[Fmp4Segment] | None) -> None:
         codec = sample.codec
-        hevc = codec is Codec.H265
-        if not hevc and codec is not Codec.H264:
+        hevc = codec is _H265
+        if not hevc and codec is not _H264:
             self.stats.ignored_samples += 1
             return
-        if sample.is_key:
+        is_key = sample.is_key
+        if is_key:
             self._update_parameters(sample, out, segments)
         if self.params is None:
             self.stats.dropped_before_key += 1
             return
-        if self._origin is None:
-            self._origin = sample.dts_90k
-        dts = sample.dts_90k - self._origin
+        sample_dts = sample.dts_90k
+        origin = self._origin
+        if origin is None:
+            origin = self._origin = sample_dts
+        dts = sample_dts - origin
         last = self._last_dts
         if last is not None:
             if dts <= last:
@@ -175,21 +180,28 @@ class Fmp4Writer:
                 self.stats.fixed_timestamps += 1
             if dts - last <= 90000:
                 self._duration = dts - last
+        data = sample.data
+        known = sample.nal_units  # Sample.nal_ranges(), inlined: once per frame
         parts, size = length_prefixed_parts(
-            sample.data, _H265_DROP if hevc else _H264_DROP, hevc=hevc, ranges=sample.nal_ranges()
+            data,
+            _H265_DROP if hevc else _H264_DROP,
+            hevc=hevc,
+            ranges=known.ranges if known is not None and known.data is data else None,
         )
         pending = self._pending
+        per_frame = self._per_frame
         if pending and (
-            self._per_frame
-            or sample.is_key
+            per_frame
+            or is_key
             or len(pending) >= self.max_fragment_samples
             or self._pending_bytes + size > self.max_fragment_bytes
         ):
             self._write(dts, out, segments)
-        self._pending.append((dts, sample.pts_90k - sample.dts_90k, sample.is_key, parts, size))
+            pending = self._pending
+        pending.append((dts, sample.pts_90k - sample_dts, is_key, parts, size))
         self._pending_bytes += size
         self._last_dts = dts
-        if sample.duration_90k and self._per_frame:
+        if per_frame and sample.duration_90k:
             self._write(dts + sample.duration_90k, out, segments)
 
     def _flush(self, out: list[bytes], segments: list[Fmp4Segment] | None) -> None:
@@ -215,11 +227,14 @@ class Fmp4Writer:
 
     def _write(self, next_dts: int, out: list[bytes], segments: list[Fmp4Segment] | None) -> None:
         pending = self._pending
-        self._sequence += 1
+        self._sequence = sequence = self._sequence + 1
         base, cts, key, parts, size = pending[0]
         if len(pending) == 1 and not cts:  # live view: one frame per fragment
-            header = one_sample_header(self._sequence, base, max(next_dts - base, 1), size, key)
-            data = b"".join((header, *parts))
+            duration = next_dts - base
+            parts.insert(
+                0, one_sample_header(sequence, base, duration if duration > 1 else 1, size, key)
+            )
+            data = b"".join(parts)
         else:
             entries = [
                 (
@@ -230,7 +245,7 @@ class Fmp4Writer:
                 )
                 for i, (dts, c, k, _, n) in enumerate(pending)
             ]
-            header = fragment_header(self._sequence, base, entries)
+            header = fragment_header(sequence, base, entries)
             data = b"".join([header, *(p for entry in pending for p in entry[3])])
         out.append(data)
         if segments is not None:
@@ -244,7 +259,8 @@ class Fmp4Writer:
                     starts_with_key=key,
                 )
             )
-        self.stats.fragments += 1
-        self.stats.samples += len(pending)
+        stats = self.stats
+        stats.fragments += 1
+        stats.samples += len(pending)
         self._pending = []
         self._pending_bytes = 0

@@ -32,19 +32,31 @@ Buffer = bytes | bytearray | memoryview
 _U32 = struct.Struct("!I")
 
 
-def nal_unit_ranges(data: Buffer) -> list[tuple[int, int]]:
+Ranges = list[tuple[int, int]]
+# A buffer's length, the position of its first start code (-1: none) and its NAL unit
+# ranges: what joined_nal_unit_ranges() needs to know of each buffer it stitches.
+BufferScan = tuple[int, int, Ranges]
+
+
+def nal_unit_ranges(data: Buffer) -> Ranges:
     """``(start, end)`` of every NAL unit of an Annex-B buffer, start codes excluded.
 
     Bytes before the first start code are ignored (B.2: leading_zero_8bits); trailing zero
     bytes of each unit are excluded. More than :data:`MAX_NAL_UNITS` units is a ParseError.
     """
-    buf = data if isinstance(data, bytes | bytearray) else bytes(data)
-    ranges: list[tuple[int, int]] = []
-    pos = buf.find(START_CODE)
+    return nal_unit_scan(data)[1]
+
+
+def nal_unit_scan(data: Buffer) -> tuple[int, Ranges]:
+    """:func:`nal_unit_ranges`, and the position of the first start code (-1: none)."""
+    buf = data if type(data) is bytes or isinstance(data, bytes | bytearray) else bytes(data)
+    ranges: Ranges = []
+    find = buf.find  # bound once: this loop runs for every NAL unit of every frame
+    pos = first = find(START_CODE)
     end_of_data = len(buf)
     while pos >= 0:
         start = pos + 3
-        nxt = buf.find(START_CODE, start)
+        nxt = find(START_CODE, start)
         end = end_of_data if nxt < 0 else nxt
         if end > start and buf[end - 1] == 0:
             end -= 1  # zero_byte of a following 4-byte start code (B.1.1)
@@ -55,7 +67,59 @@ def nal_unit_ranges(data: Buffer) -> list[tuple[int, int]]:
                 raise ParseError(f"more than {MAX_NAL_UNITS} NAL units in one buffer")
             ranges.append((start, end))
         pos = nxt
-    return ranges
+    return first, ranges
+
+
+def joined_nal_unit_ranges(joined: bytes, scans: list[BufferScan]) -> Ranges | None:
+    """``nal_unit_ranges(joined)`` for ``joined = b"".join(buffers)``, from the buffers'
+    scans (:data:`BufferScan`, in order) and a look at the bytes around each seam only.
+
+    A frame larger than a PES comes in several, each scanned on arrival; this saves every
+    consumer of the frame a second scan of its bytes. None: more than
+    :data:`MAX_NAL_UNITS` units (scanning ``joined`` raises ParseError).
+    """
+    length, first, ranges = scans[0]
+    ranges = list(ranges)
+    find = joined.find
+    starts_with = joined.startswith
+    for b_length, b_first, b_ranges in scans[1:]:
+        seam = length
+        length += b_length
+        # Every start code from the one of A's last unit up to B's first unit: after a
+        # unit's end only zeros and empty units follow (so finding them costs little),
+        # two codes may straddle the seam, and B has none before b_first.
+        codes: list[int] = []
+        if ranges:
+            codes.append(ranges[-1][0] - 3)
+            pos = ranges.pop()[1]
+        else:
+            pos = first if first >= 0 else seam
+        while (pos := find(START_CODE, pos, seam)) >= 0:
+            codes.append(pos)
+            pos += 3
+        codes += [p for p in (seam - 2, seam - 1) if p >= 0 and starts_with(START_CODE, p, length)]
+        if b_first >= 0:
+            pos = seam + b_first
+            stop = seam + b_ranges[0][0] if b_ranges else length
+            while (pos := find(START_CODE, pos, stop)) >= 0:
+                codes.append(pos)
+                pos += 3
+        if first < 0 and codes:
+            first = codes[0]
+        # Units between those codes, trimmed as nal_unit_ranges() trims them; B's first
+        # unit and the rest are B's own, shifted.
+        last = len(codes) - 1 if b_ranges else len(codes)
+        for i in range(last):
+            start = codes[i] + 3
+            end = codes[i + 1] if i + 1 < len(codes) else length
+            if end > start and joined[end - 1] == 0:
+                end -= 1
+                if end > start and joined[end - 1] == 0:
+                    end = start + len(joined[start:end].rstrip(b"\x00"))
+            if end > start:
+                ranges.append((start, end))
+        ranges += [(start + seam, end + seam) for start, end in b_ranges]
+    return ranges if len(ranges) <= MAX_NAL_UNITS else None
 
 
 def split_nal_units(data: Buffer) -> list[bytes]:
@@ -94,14 +158,15 @@ def length_prefixed_parts(
     buf = data if isinstance(data, bytes) else bytes(data)
     view = memoryview(buf)
     parts: list[bytes | memoryview] = []
+    add = parts.append
     size = 0
     pack = _U32.pack
     for start, end in nal_unit_ranges(buf) if ranges is None else ranges:
         kind = (buf[start] >> 1) & 0x3F if hevc else buf[start] & 0x1F
         if kind in drop_types:
             continue
-        parts.append(pack(end - start))
-        parts.append(view[start:end])
+        add(pack(end - start))
+        add(view[start:end])
         size += end - start + 4
     return parts, size
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 from vigil.protocols.errors import ParseError
 from vigil.protocols.ps import headers as h
-from vigil.protocols.ps.tracks import Track
+from vigil.protocols.ps.tracks import Track, TrackTotals
 from vigil.protocols.samples import Codec, Sample
 
 _PS_START = re.compile(rb"\x00\x00\x01[\xb9-\xff]")  # never inside H.264/H.265 ES
@@ -64,6 +64,7 @@ class PsDemuxer:
         self.max_errors = max_errors
         self.stats = PsDemuxStats()
         self._tracks: dict[int, Track] = {}
+        self._totals = TrackTotals()  # the tracks' repaired/dropped counts, summed
         self._leftover = b""
         self._recovering = False
         self._errors_in_a_row = 0
@@ -135,9 +136,21 @@ class PsDemuxer:
         n = len(view)
         while pos < n:
             if self._pes_left:
-                take = min(self._pes_left, n - pos)
+                left = self._pes_left
                 target = self._target
-                if target is not None:  # _append, inlined: once per PES
+                if (
+                    left <= n - pos
+                    and target is not None
+                    and target.size + left <= self.max_frame_bytes
+                ):  # the PES ends here (the usual case): hand its last chunk over at once
+                    self._pes_left = 0
+                    self._target = None
+                    pos += left
+                    for sample in target.end_pes(view[pos - left : pos]):
+                        self._emit_unit(sample)
+                    continue
+                take = min(left, n - pos)
+                if target is not None:  # _append, inlined
                     target.append(view[pos : pos + take])
                     if target.size > self.max_frame_bytes:
                         self._error(f"frame larger than {self.max_frame_bytes} bytes")
@@ -168,7 +181,15 @@ class PsDemuxer:
                 self.stats.dropped_bytes += found.start() - pos
                 self._recovering = False
                 pos = found.start()
-            step = self._unit(view, pos)
+            # The two units of every frame go straight to their parsers; _unit() sorts out
+            # the rest (and short or bad input).
+            code = _U32.unpack_from(view, pos)[0] if n - pos >= 4 else 0
+            if code == 0x1BA:
+                step = self._pack_header(view, pos)
+            elif 0x1C0 <= code <= 0x1EF and not isinstance(self.stats.codecs.get(code & 0xFF), int):
+                step = self._pes(view, pos, code & 0xFF)
+            else:
+                step = self._unit(view, pos)
             if step == 0:
                 return pos
             pos += step
@@ -220,16 +241,17 @@ class PsDemuxer:
         avail = len(view) - pos
         if avail < 7:
             return 0
-        if view[pos + 4] == 0 and view[pos + 5] == 0 and view[pos + 6] == 1:
+        b4 = view[pos + 4]
+        if b4 == 0 and view[pos + 5] == 0 and view[pos + 6] == 1:
             # Vendor quirk (Hikvision H.265): 00 00 01 BA directly followed by a start code.
             self.stats.packs += 1
             return 4
-        if view[pos + 4] >> 6 == 1:  # MPEG-2 pack header (Table 2-38)
+        if b4 >> 6 == 1:  # MPEG-2 pack header (Table 2-38)
             if avail < 14:
                 return 0
             # Stuffing is not checked: Hikvision puts a vendor counter in it.
             size = 14 + (view[pos + 13] & 0x07)
-        elif view[pos + 4] >> 4 == 2:  # MPEG-1 pack header (ISO/IEC 11172-1 §2.4.3.2)
+        elif b4 >> 4 == 2:  # MPEG-1 pack header (ISO/IEC 11172-1 §2.4.3.2)
             size = 12
         else:
             return self._error("malformed pack header")
@@ -240,26 +262,27 @@ class PsDemuxer:
 
     def _pes(self, view: memoryview, pos: int, sid: int) -> int:
         try:
-            header = h.parse_pes_header(view, pos)
+            header = h.pes_header_fields(view, pos)
         except ParseError as exc:
             return self._error(str(exc))
         if header is None:
             return 0
+        header_size, payload_size, pts, dts = header
         track = self._tracks.get(sid)
         if track is None:
             codec = self.stats.codecs.get(sid)
-            track = Track(sid, codec if isinstance(codec, Codec) else None)
+            track = Track(sid, codec if isinstance(codec, Codec) else None, self._totals)
             self._tracks[sid] = track
-        if header.payload_size is None:
+        if payload_size is None:
             if not track.is_video:
                 return self._error("audio PES without a length")
             self._unbounded = True
-        track.begin_pes(header.pts, header.dts)
+        track.begin_pes(pts, dts)
         self._target = track
-        self._pes_left = header.payload_size or 0
+        self._pes_left = payload_size or 0
         if not self._pes_left and not self._unbounded:
             self._pes_done()
-        return header.header_size
+        return header_size
 
     def _append(self, track: Track, chunk: memoryview) -> None:
         track.append(chunk)
@@ -283,12 +306,9 @@ class PsDemuxer:
             stats.video_frames += 1
         else:
             stats.audio_frames += 1
-        repaired = unknown = 0
-        for track in self._tracks.values():  # a loop, not sum(): once per frame
-            repaired += track.repaired
-            unknown += track.dropped_bytes
-        stats.repaired_timestamps = repaired
-        stats.unknown_bytes = unknown
+        totals = self._totals
+        stats.repaired_timestamps = totals.repaired
+        stats.unknown_bytes = totals.dropped_bytes
         self._errors_in_a_row = 0
 
     def _error(self, reason: str) -> int:

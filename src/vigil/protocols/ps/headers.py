@@ -86,10 +86,19 @@ def parse_pes_header(data: bytes | memoryview, pos: int) -> PesHeader | None:
 
     Returns None when more bytes are needed.
     """
+    fields = pes_header_fields(data, pos)
+    return None if fields is None else PesHeader(data[pos + 3], *fields)
+
+
+def pes_header_fields(
+    data: bytes | memoryview, pos: int
+) -> tuple[int, int | None, int | None, int | None] | None:
+    """:func:`parse_pes_header` as a plain ``(header_size, payload_size, pts, dts)`` tuple:
+    the demuxer parses one per PES, and a named tuple costs a Python-level call to build."""
     avail = len(data) - pos
     if avail < 9:
         return None
-    stream_id, length, flags, flags2, hdl = _PES_FIXED.unpack_from(data, pos)
+    _, length, flags, flags2, hdl = _PES_FIXED.unpack_from(data, pos)
     pts = dts = None
     if flags & 0xC0 == 0x80:  # MPEG-2: '10' scrambling priority alignment copyright original
         header_size = 9 + hdl
@@ -100,8 +109,9 @@ def parse_pes_header(data: bytes | memoryview, pos: int) -> PesHeader | None:
             raise ParseError("PES PTS_DTS_flags value 01 is forbidden")
         if pts_dts and hdl < 5 * (pts_dts - 1):
             raise ParseError("PES header too short for its timestamps")
-        if pts_dts >= 2:
-            pts = decode_timestamp(data, pos + 9)
+        if pts_dts >= 2:  # decode_timestamp, inlined: once per PES
+            b0, high, low = _TIMESTAMP.unpack_from(data, pos + 9)
+            pts = ((b0 >> 1) & 0x07) << 30 | (high >> 1) << 15 | low >> 1
         if pts_dts == 3:
             dts = decode_timestamp(data, pos + 14)
     else:  # MPEG-1: up to 16 stuffing bytes, STD buffer, then PTS/DTS or 0x0F
@@ -138,7 +148,7 @@ def parse_pes_header(data: bytes | memoryview, pos: int) -> PesHeader | None:
         payload_size = length + 6 - header_size
         if payload_size < 0:
             raise ParseError("PES_packet_length shorter than the PES header")
-    return PesHeader(stream_id, header_size, payload_size, pts, dts)
+    return header_size, payload_size, pts, dts
 
 
 def parse_psm(body: bytes | memoryview) -> dict[int, Codec | int]:

@@ -15,12 +15,13 @@ Audio: one sample per PES.
 from __future__ import annotations
 
 from vigil.protocols.errors import ParseError
-from vigil.protocols.h264.annexb import nal_unit_ranges
+from vigil.protocols.h264.annexb import BufferScan, joined_nal_unit_ranges, nal_unit_scan
 from vigil.protocols.media_bytes import BitReader, unescape_rbsp
 from vigil.protocols.ps.headers import is_video_id
 from vigil.protocols.samples import Codec, NalUnits, Sample
 
 PTS_MODULUS = 1 << 33
+_HALF_PTS_MODULUS = PTS_MODULUS // 2
 DEFAULT_FRAME_90K = 3600  # 25 fps, the GB/T 28181 default
 _H264_OPENERS = frozenset({6, 7, 8, 9})  # SEI, SPS, PPS, AUD
 _H265_OPENERS = frozenset({32, 33, 34, 35, 39})  # VPS, SPS, PPS, AUD, prefix SEI
@@ -28,6 +29,9 @@ _H264_GUESS = frozenset({1, 5, 6, 7, 8, 9})
 _H265_GUESS = frozenset({0, 1, 19, 20, 21, 32, 33, 34, 35, 39})
 
 Chunk = bytes | memoryview
+# Enum members looked up on their class cost a descriptor call each; the per-frame code
+# below compares against these module constants instead.
+_H265 = Codec.H265
 
 
 def unwrap_33(raw: int, reference: int | None) -> int:
@@ -73,14 +77,28 @@ def _is_i_slice(nal: bytes) -> bool:
         return False
 
 
+class TrackTotals:
+    """``repaired`` and ``dropped_bytes`` summed over the tracks that share it.
+
+    The demuxer reports these sums after every unit; counting them as the tracks do saves
+    adding up every track per frame.
+    """
+
+    __slots__ = ("dropped_bytes", "repaired")
+
+    def __init__(self) -> None:
+        self.repaired = 0
+        self.dropped_bytes = 0
+
+
 class Track:
     """Access-unit assembly for one stream id."""
 
     __slots__ = (
         "_au",
         "_au_dts",
-        "_au_nal",
         "_au_pts",
+        "_au_scans",
         "_au_size",
         "_duration",
         "_has_sps",
@@ -92,6 +110,7 @@ class Track:
         "_pes_dts",
         "_pes_pts",
         "_pes_size",
+        "_totals",
         "codec",
         "dropped_bytes",
         "is_video",
@@ -99,12 +118,15 @@ class Track:
         "stream_id",
     )
 
-    def __init__(self, stream_id: int, codec: Codec | None) -> None:
+    def __init__(
+        self, stream_id: int, codec: Codec | None, totals: TrackTotals | None = None
+    ) -> None:
         self.stream_id = stream_id
         self.codec = codec
         self.is_video = is_video_id(stream_id)
         self.repaired = 0
         self.dropped_bytes = 0
+        self._totals = TrackTotals() if totals is None else totals
         self._duration = DEFAULT_FRAME_90K
         self._last_pts: int | None = None
         self._last_dts: int | None = None
@@ -114,7 +136,9 @@ class Track:
         self._pes_dts: int | None = None
         self._au: list[Chunk] = []
         self._au_size = 0
-        self._au_nal: NalUnits | None = None  # the scan of _au[0] when it is the whole unit
+        # The scans of _au's parts while each is a whole PES payload (None: not so): the
+        # unit's NAL unit ranges then come without scanning it again (Sample.nal_units).
+        self._au_scans: list[BufferScan] | None = None
         self._au_pts: int | None = None
         self._au_dts: int | None = None
         self._has_vcl = self._has_sps = self._key = False
@@ -152,7 +176,7 @@ class Track:
     def _opens_unit(self, nal: bytes) -> bool:
         if len(nal) < 3:
             return False
-        if self.codec is Codec.H265:
+        if self.codec is _H265:
             kind = (nal[0] >> 1) & 0x3F
             return kind in _H265_OPENERS or (kind < 32 and bool(nal[2] & 0x80))
         kind = nal[0] & 0x1F
@@ -161,7 +185,7 @@ class Track:
     def reset(self) -> None:
         self._pes, self._pes_size = [], 0
         self._au, self._au_size = [], 0
-        self._au_nal = None
+        self._au_scans = None
         self._au_pts = self._au_dts = None
         self._has_vcl = self._has_sps = self._key = False
 
@@ -172,22 +196,34 @@ class Track:
         self._pes.append(chunk)
         self._pes_size += len(chunk)
 
-    def end_pes(self) -> list[Sample]:
-        """The current PES is complete: return the units it completed."""
+    def end_pes(self, last: Chunk | None = None) -> list[Sample]:
+        """The current PES is complete: return the units it completed.
+
+        ``last``: its final chunk (not empty), when not appended yet — a PES that arrives
+        in one piece (one push per frame) then needs no list and no join.
+        """
+        if last is not None:
+            if not self._pes:
+                return self._payload(last if type(last) is bytes else bytes(last))
+            self.append(last)
         if not self._pes_size:
             return []
-        data = self._pes[0] if len(self._pes) == 1 else b"".join(self._pes)
-        data = data if isinstance(data, bytes) else bytes(data)
+        pes = self._pes
+        data = pes[0] if len(pes) == 1 else b"".join(pes)
         self._pes, self._pes_size = [], 0
+        return self._payload(data if type(data) is bytes else bytes(data))
+
+    def _payload(self, data: bytes) -> list[Sample]:
         if not self.is_video:
             self._au, self._au_size = [data], len(data)
+            self._au_scans = None
             self._au_pts, self._au_dts = self._pes_pts, self._pes_dts
             sample = self.take()
             return [] if sample is None else [sample]
         return self._scan_video(data)
 
     def _scan_video(self, data: bytes) -> list[Sample]:
-        ranges = nal_unit_ranges(data)
+        first, ranges = nal_unit_scan(data)
         if self.codec is None:
             for start, end in ranges[:8]:
                 self.codec = guess_video_codec(data[start : min(end, start + 2)])
@@ -195,15 +231,18 @@ class Track:
                     break
             else:
                 self.dropped_bytes += len(data)  # not H.264/H.265 (yet): nothing to show
+                self._totals.dropped_bytes += len(data)
                 return []
-        hevc = self.codec is Codec.H265
+        hevc = self.codec is _H265
         openers = _H265_OPENERS if hevc else _H264_OPENERS
         pts, dts = self._pes_pts, self._pes_dts
         if not self._au_size and pts is not None:
             self._au_pts, self._au_dts, pts = pts, dts, None
         out: list[Sample] = []
-        view = memoryview(data)
         cursor = 0
+        # The unit's flags live in locals during the loop (several NAL units per frame);
+        # they go back to the track before take() reads them, and at the end.
+        has_vcl, has_sps, key = self._has_vcl, self._has_sps, self._key
         for start, end in ranges:
             b0 = data[start]
             if hevc:
@@ -214,31 +253,38 @@ class Track:
                 kind = b0 & 0x1F
                 vcl = 1 <= kind <= 5
                 first_slice = vcl and end - start > 1 and data[start + 1] & 0x80
-            if self._has_vcl and (first_slice or kind in openers):
+            if has_vcl and (first_slice or kind in openers):
                 cut = start - 4 if start - 4 >= cursor and data[start - 4] == 0 else start - 3
                 if cut > cursor:
-                    self._au.append(view[cursor:cut])
+                    self._au.append(memoryview(data)[cursor:cut])
                     self._au_size += cut - cursor
+                    self._au_scans = None
+                self._key = key
                 sample = self.take()
                 if sample is not None:
                     out.append(sample)
+                has_vcl = has_sps = key = False
                 cursor = cut
                 if pts is not None:
                     self._au_pts, self._au_dts, pts = pts, dts, None
             if vcl:
-                self._has_vcl = True
+                has_vcl = True
                 if (16 <= kind <= 21) if hevc else kind == 5:
-                    self._key = True
-                elif not hevc and self._has_sps and not self._key and kind == 1:
-                    self._key = _is_i_slice(data[start : min(end, start + 16)])
+                    key = True
+                elif not hevc and has_sps and not key and kind == 1:
+                    key = _is_i_slice(data[start : min(end, start + 16)])
             elif not hevc and kind == 7:
-                self._has_sps = True
+                has_sps = True
+        self._has_vcl, self._has_sps, self._key = has_vcl, has_sps, key
         if cursor < len(data):
             if cursor:
-                self._au.append(view[cursor:])
-            else:
-                if not self._au:  # the unit may be just this payload: keep its scan
-                    self._au_nal = NalUnits(data, ranges)
+                self._au.append(memoryview(data)[cursor:])
+                self._au_scans = None
+            else:  # the whole payload: keep its scan
+                if not self._au:
+                    self._au_scans = [(len(data), first, ranges)]
+                elif self._au_scans is not None:
+                    self._au_scans.append((len(data), first, ranges))
                 self._au.append(data)
             self._au_size += len(data) - cursor
         if pts is not None and self._au_pts is None:
@@ -249,26 +295,38 @@ class Track:
         """The assembled unit as a Sample (timestamps unwrapped or repaired); resets it."""
         if not self._au_size:
             return None
-        data = self._au[0] if len(self._au) == 1 else b"".join(self._au)
-        data = data if isinstance(data, bytes) else bytes(data)
-        nal = self._au_nal
-        if nal is not None and nal.data is not data:  # more was appended after the scan
-            nal = None
+        au = self._au
+        data = au[0] if len(au) == 1 else b"".join(au)
+        if type(data) is not bytes:
+            data = bytes(data)
+        scans = self._au_scans
+        nal = None
+        if scans is not None and len(scans) == len(au):  # whole payloads, each scanned
+            ranges = scans[0][2] if len(au) == 1 else joined_nal_unit_ranges(data, scans)
+            nal = None if ranges is None else NalUnits(data, ranges)
         pts, dts, is_key = self._au_pts, self._au_dts, self._key
         self._au, self._au_size = [], 0
-        self._au_nal = None
+        self._au_scans = None
         self._au_pts = self._au_dts = None
         self._has_vcl = self._has_sps = self._key = False
+        last_pts, last_dts = self._last_pts, self._last_dts
         if pts is None:
             self.repaired += 1
-            pts_ext = 0 if self._last_pts is None else self._last_pts + self._duration
-            dts_ext = pts_ext if self._last_dts is None else self._last_dts + self._duration
+            self._totals.repaired += 1
+            pts_ext = 0 if last_pts is None else last_pts + self._duration
+            dts_ext = pts_ext if last_dts is None else last_dts + self._duration
             dts_ext = min(dts_ext, pts_ext)
         else:
-            pts_ext = unwrap_33(pts, self._last_pts)
+            if last_pts is None:
+                pts_ext = pts
+            else:  # unwrap_33, inlined: once per frame
+                delta = (pts - last_pts) % PTS_MODULUS
+                if delta >= _HALF_PTS_MODULUS:
+                    delta -= PTS_MODULUS
+                pts_ext = last_pts + delta
             dts_ext = pts_ext if dts is None else unwrap_33(dts, pts_ext)
-        if self._last_dts is not None and 0 < dts_ext - self._last_dts <= 90000:
-            self._duration = dts_ext - self._last_dts
+        if last_dts is not None and 0 < dts_ext - last_dts <= 90000:
+            self._duration = dts_ext - last_dts
         self._last_pts, self._last_dts = pts_ext, dts_ext
         if not self.is_video:
             self.codec = self.codec or guess_audio_codec(data)
