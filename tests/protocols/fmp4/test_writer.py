@@ -158,6 +158,20 @@ def test_non_increasing_dts_is_nudged() -> None:
     assert len(decode(b"".join(out))) == 5
 
 
+def test_timestamps_that_do_not_fit_a_trun_are_repaired_not_raised() -> None:
+    """A corrupted device PTS (offset beyond int32) or a DTS leap beyond uint32 ticks."""
+    samples = samples_of(frames=6)
+    bad_pts = samples[2].dts_90k + 2**31 + 5
+    samples[2] = Sample(Codec.H264, bad_pts, samples[2].dts_90k, False, samples[2].data)
+    leap = 2**32 + 90000
+    samples[4:] = [Sample(Codec.H264, s.pts_90k + leap, s.dts_90k + leap, s.is_key, s.data)
+                   for s in samples[4:]]  # fmt: skip
+    for mode in (FragmentMode.FRAME, FragmentMode.GOP):
+        w, out = write(samples, mode)
+        assert w.stats.fixed_timestamps == 2
+        assert len(decode(b"".join(out))) == 6
+
+
 def test_audio_is_ignored() -> None:
     w = Fmp4Writer()
     assert w.push(Sample(Codec.G711A, 0, 0, True, b"\xd5" * 160)) == []

@@ -39,6 +39,10 @@ _H265_DROP = frozenset({35, 38})  # AUD, filler data
 DEFAULT_DURATION_90K = 3600
 _MAX_CACHED_PARAMETER_BYTES = 1024  # real parameter sets are tens of bytes
 
+# Field ranges of trun (ISO/IEC 14496-12 §8.8.8): a device's timestamps that do not fit are
+# repaired (counted in ``fixed_timestamps``), never allowed to stop the stream.
+_CTS_MIN, _CTS_MAX = -(2**31), 2**31 - 1
+_DURATION_MAX = 2**32 - 1
 # A sample waiting for its fragment: dts, cts offset, key, length-prefixed pieces, size.
 _Pending = tuple[int, int, bool, list[bytes | memoryview], int]
 
@@ -175,7 +179,11 @@ class Fmp4Writer:
         dts = sample_dts - origin
         last = self._last_dts
         if last is not None:
-            if dts <= last:
+            if dts - last > _DURATION_MAX:  # a leap no trun duration (uint32) holds: re-base
+                self._origin = origin + dts - last - self._duration
+                dts = last + self._duration
+                self.stats.fixed_timestamps += 1
+            elif dts <= last:
                 dts = last + 1
                 self.stats.fixed_timestamps += 1
             if dts - last <= 90000:
@@ -198,7 +206,11 @@ class Fmp4Writer:
         ):
             self._write(dts, out, segments)
             pending = self._pending
-        pending.append((dts, sample.pts_90k - sample_dts, is_key, parts, size))
+        cts = sample.pts_90k - sample_dts
+        if not _CTS_MIN <= cts <= _CTS_MAX:  # trun offsets are int32 (§8.8.8): bad PTS
+            cts = 0
+            self.stats.fixed_timestamps += 1
+        pending.append((dts, cts, is_key, parts, size))
         self._pending_bytes += size
         self._last_dts = dts
         if per_frame and sample.duration_90k:
