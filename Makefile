@@ -8,8 +8,8 @@ APT_PACKAGES := chromium ffmpeg sip-tester
 
 .PHONY: demo serve test check lint types imports pytest bench system-deps deps clean
 
-# setup.py builds the compiled receive path (src/vigil/media/_rtp_fastpath.c) in place.
-$(DEPS_STAMP): pyproject.toml constraints.txt setup.py src/vigil/media/_rtp_fastpath.c
+# setup.py builds the compiled hot paths (src/vigil/**/_*.c) in place.
+$(DEPS_STAMP): pyproject.toml constraints.txt setup.py $(wildcard src/vigil/*/_*.c src/vigil/*/*/_*.c)
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -c constraints.txt -e ".[dev]"

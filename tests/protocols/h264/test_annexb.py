@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from vigil.protocols.errors import ParseError
+from vigil.protocols.h264 import annexb
 from vigil.protocols.h264.annexb import (
     MAX_NAL_UNITS,
     join_annexb,
@@ -13,6 +17,7 @@ from vigil.protocols.h264.annexb import (
     nal_type,
     nal_unit_ranges,
     nal_unit_scan,
+    python_nal_unit_scan,
     split_nal_units,
     to_length_prefixed,
 )
@@ -97,6 +102,25 @@ def test_joined_ranges_equal_a_scan_of_the_joined_buffer(parts: list[bytes]) -> 
     assert joined_nal_unit_ranges(joined, scans) == nal_unit_ranges(joined)
     first = joined.find(b"\x00\x00\x01")
     assert nal_unit_scan(joined) == (first, nal_unit_ranges(joined))
+
+
+@given(st.lists(_annexb_bytes.map(bytes), max_size=40).map(b"".join), st.sampled_from(["b", "m"]))
+def test_compiled_scan_equals_the_python_scan(data: bytes, kind: str) -> None:
+    """_annexb_scan.c against its reference, on bytes, bytearray and memoryview slices."""
+    if annexb._compiled_scan is None:
+        assert os.environ.get("CI") != "true", "the compiled scan is built by make deps"
+        return
+    buffer: bytes | memoryview = data if kind == "b" else memoryview(b"\xff" + data)[1:]
+    assert nal_unit_scan(buffer) == python_nal_unit_scan(buffer)
+    assert nal_unit_scan(bytearray(data)) == python_nal_unit_scan(data)
+
+
+def test_both_scans_enforce_the_unit_limit() -> None:
+    many = b"\x00\x00\x01\x09" * (MAX_NAL_UNITS + 1)
+    for scan in (nal_unit_scan, python_nal_unit_scan):
+        with pytest.raises(ParseError, match="NAL units"):
+            scan(many)
+        assert len(scan(many[4:])[1]) == MAX_NAL_UNITS
 
 
 def test_joined_ranges_give_up_past_the_unit_limit() -> None:

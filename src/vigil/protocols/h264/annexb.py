@@ -10,8 +10,15 @@ once per NAL unit, never per byte.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 
 from vigil.protocols.errors import ParseError
+
+_compiled_scan: Callable[[Buffer, int], tuple[int, list[tuple[int, int]]] | None] | None
+try:
+    from vigil.protocols.h264._annexb_scan import scan as _compiled_scan
+except ImportError:  # not built (no C compiler at install time): the Python loop below
+    _compiled_scan = None
 
 START_CODE = b"\x00\x00\x01"
 START_CODE_4 = b"\x00\x00\x00\x01"
@@ -49,6 +56,17 @@ def nal_unit_ranges(data: Buffer) -> Ranges:
 
 def nal_unit_scan(data: Buffer) -> tuple[int, Ranges]:
     """:func:`nal_unit_ranges`, and the position of the first start code (-1: none)."""
+    if _compiled_scan is None:
+        return python_nal_unit_scan(data)
+    scanned = _compiled_scan(data, MAX_NAL_UNITS)
+    if scanned is None:
+        raise ParseError(f"more than {MAX_NAL_UNITS} NAL units in one buffer")
+    return scanned
+
+
+def python_nal_unit_scan(data: Buffer) -> tuple[int, Ranges]:
+    """:func:`nal_unit_scan` in Python: the reference for ``_annexb_scan.c``, and what runs
+    where that is not built (it finds start codes with memchr; the results are the same)."""
     buf = data if type(data) is bytes or isinstance(data, bytes | bytearray) else bytes(data)
     ranges: Ranges = []
     find = buf.find  # bound once: this loop runs for every NAL unit of every frame
