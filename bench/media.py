@@ -232,7 +232,11 @@ async def vigil_run(
     me = psutil.Process()
     rss_before = me.memory_info().rss
     settings = MediaSettings(
-        host="127.0.0.1", rtp_port=0, no_data_timeout_s=30, compiled_receive=compiled
+        host="127.0.0.1",
+        rtp_port=0,
+        no_data_timeout_s=30,
+        compiled_receive=compiled,
+        receive_coalesce_s=float(os.environ.get("VIGIL_MEDIA__RECEIVE_COALESCE_S", "0.002")),
     )
     server = MediaServer(settings)
     runner = asyncio.create_task(server.run())

@@ -117,6 +117,9 @@ class MediaSettings(BaseModel):
     # The compiled per-packet UDP receive path (vigil/media/rtp_lane.py) when it is built;
     # off: every datagram takes the Python path (same results, more CPU).
     compiled_receive: bool = True
+    # A busy UDP port is read every this often rather than at every readiness event: fewer,
+    # larger batches (less CPU per datagram) for at most this much added latency. 0: off.
+    receive_coalesce_s: float = Field(default=0.002, ge=0, le=0.05)
     # No RTP for this long: the stream is reported silent (the caller then sends BYE).
     no_data_timeout_s: float = Field(default=10.0, gt=0)
     tcp_connect_timeout_s: float = Field(default=10.0, gt=0)

@@ -247,27 +247,30 @@ def test_drain_reads_a_real_socket_in_batches() -> None:
         datagrams.append(b"\x00" * 60000)  # the largest kind of datagram: never truncated
         for data in datagrams:
             sender.sendto(data, receiver.getsockname())
-        fast, items, stalled, error = rtp_lane.compiled.drain(receiver.fileno(), {}, None, 100, 1.0)
+        read, fast, items, stalled, error = rtp_lane.compiled.drain(
+            receiver.fileno(), {}, None, 100, 1.0
+        )
         rest = rtp_lane.compiled.drain(receiver.fileno(), {}, None, 1000, 1.0)
         empty = rtp_lane.compiled.drain(receiver.fileno(), {}, None, 1000, 1.0)
     finally:
         receiver.close()
         sender.close()
-    assert (fast, stalled, error) == (0, [], 0)  # no streams: everything comes back
+    assert (read, fast, stalled, error) == (100, 0, [], 0)  # no streams: all comes back
     assert len(items) == 100
-    got = items + rest[1]
+    got = items + rest[2]
     assert [item[0] for item in got] == datagrams
     assert {item[1] for item in got} == {source}
-    assert empty == (0, [], [], 0)
+    assert rest[0] == len(datagrams) - 100
+    assert empty == (0, 0, [], [], 0)
 
 
 def test_drain_reports_a_socket_error() -> None:
     assert rtp_lane.compiled is not None
     read_end, write_end = os.pipe()
     try:
-        fast, items, stalled, error = rtp_lane.compiled.drain(read_end, {}, None, 10, 1.0)
+        read, fast, items, stalled, error = rtp_lane.compiled.drain(read_end, {}, None, 10, 1.0)
     finally:
         os.close(read_end)
         os.close(write_end)
-    assert (fast, items, stalled) == (0, [], [])
+    assert (read, fast, items, stalled) == (0, 0, [], [])
     assert error != 0  # ENOTSOCK: logged by the reader, which carries on

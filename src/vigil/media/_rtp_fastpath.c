@@ -282,8 +282,9 @@ static int route_begin(Route *r, PyObject *streams, PyObject *single, double now
     return r->items != NULL && r->touched != NULL;
 }
 
-/* (fast count, items, touched[, errno]); touched Lanes are unmarked for the next call. */
-static PyObject *route_end(Route *r, int ok, int err, int with_errno) {
+/* (fast count, items, touched) for route(), (read, fast count, items, touched, errno) for
+ * drain() (read >= 0); touched Lanes are unmarked for the next call. */
+static PyObject *route_end(Route *r, int ok, int err, Py_ssize_t read) {
     Py_ssize_t count = r->touched ? PyList_GET_SIZE(r->touched) : 0;
     for (Py_ssize_t i = 0; i < count; i++) {
         Lane *lane = lane_of(PyList_GET_ITEM(r->touched, i));
@@ -291,8 +292,9 @@ static PyObject *route_end(Route *r, int ok, int err, int with_errno) {
     }
     PyObject *result = NULL;
     if (ok) {
-        result = with_errno ? Py_BuildValue("(nOOi)", r->fast, r->items, r->touched, err)
-                            : Py_BuildValue("(nOO)", r->fast, r->items, r->touched);
+        result = read >= 0
+                     ? Py_BuildValue("(nnOOi)", read, r->fast, r->items, r->touched, err)
+                     : Py_BuildValue("(nOO)", r->fast, r->items, r->touched);
     }
     Py_XDECREF(r->items);
     Py_XDECREF(r->touched);
@@ -307,7 +309,7 @@ static struct iovec vectors[VLEN];
 static struct mmsghdr headers[VLEN];
 
 PyDoc_STRVAR(drain_doc,
-"drain(fd, streams, single, max_datagrams, now_s) -> (fast, items, touched, errno)\n\n"
+"drain(fd, streams, single, max_datagrams, now_s) -> (read, fast, items, touched, errno)\n\n"
 "Read up to max_datagrams from the non-blocking UDP socket fd and route them.");
 
 static PyObject *drain(PyObject *module, PyObject *args) {
@@ -318,7 +320,7 @@ static PyObject *drain(PyObject *module, PyObject *args) {
         return NULL;
     }
     Route r;
-    if (!route_begin(&r, streams, single, now_s)) return route_end(&r, 0, 0, 1);
+    if (!route_begin(&r, streams, single, now_s)) return route_end(&r, 0, 0, 0);
     int ok = 1, err = 0, left = max_datagrams;
     while (left > 0) {
         int want = left < VLEN ? left : VLEN;
@@ -345,7 +347,7 @@ static PyObject *drain(PyObject *module, PyObject *args) {
         left -= got;
         if (got < want) break; /* the socket is empty: spare a system call */
     }
-    return route_end(&r, ok, err, 1);
+    return route_end(&r, ok, err, max_datagrams - left);
 }
 
 PyDoc_STRVAR(route_doc,
@@ -359,7 +361,7 @@ static PyObject *route(PyObject *module, PyObject *args) {
         return NULL;
     }
     Route r;
-    if (!route_begin(&r, streams, single, now_s)) return route_end(&r, 0, 0, 0);
+    if (!route_begin(&r, streams, single, now_s)) return route_end(&r, 0, 0, -1);
     int ok = 1;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(datagrams) && ok; i++) {
         const char *host;
@@ -394,7 +396,7 @@ static PyObject *route(PyObject *module, PyObject *args) {
         ok = route_one(&r, data.buf, data.len, (const struct sockaddr *)&name);
         PyBuffer_Release(&data);
     }
-    return route_end(&r, ok, 0, 0);
+    return route_end(&r, ok, 0, -1);
 }
 
 /* ---- Lane ---------------------------------------------------------------------------- */

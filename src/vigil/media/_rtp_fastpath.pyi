@@ -28,7 +28,7 @@ class Lane:
 
 def drain(
     fd: int, streams: dict[int, Any] | None, single: Any, max_datagrams: int, now_s: float
-) -> tuple[int, list[Item], list[Any], int]: ...
+) -> tuple[int, int, list[Item], list[Any], int]: ...
 def route(
     datagrams: list[tuple[bytes, tuple[str, int]]],
     streams: dict[int, Any] | None,

@@ -114,7 +114,11 @@ class MediaServer:
                 settings.receive_buffer_bytes,
             )
         udp = UdpReader(
-            udp_sock, self._shared, clock=self._clock, compiled=settings.compiled_receive
+            udp_sock,
+            self._shared,
+            clock=self._clock,
+            compiled=settings.compiled_receive,
+            coalesce_s=settings.receive_coalesce_s,
         )
         tcp_server: asyncio.Server | None = None
         try:
@@ -305,6 +309,7 @@ class MediaServer:
                 DedicatedPortProtocol(pipeline, clock=self._clock),
                 clock=self._clock,
                 compiled=self.settings.compiled_receive,
+                coalesce_s=self.settings.receive_coalesce_s,
             )
             await stream.reader.start()
             return
