@@ -137,3 +137,21 @@ def test_arbitrary_sequences_never_crash(order: list[int]) -> None:
     out = feed(r, order) + seqs(r.flush())
     assert len(out) <= len(order)
     assert r.held == 0
+
+
+@given(
+    st.lists(st.tuples(st.integers(-20, 300), st.integers(0, 30_000)), max_size=150),
+    st.integers(1, 64),
+)
+def test_head_of_line_is_always_the_smallest_held(
+    steps: list[tuple[int, int]], window: int
+) -> None:
+    """The tracked head equals min(held) after pushes, polls, skips and resyncs."""
+    r = Reorderer(window=window, max_delay_90k=9000, max_misorder=50, max_dropout=200)
+    now = 0
+    for offset, advance_90k in steps:
+        now += advance_90k
+        r.push(pkt(100 + offset, ts=now), now)
+        assert r._head == (min(r._held) if r._held else None)
+        r.poll(now)
+        assert r._head == (min(r._held) if r._held else None)

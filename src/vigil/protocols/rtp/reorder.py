@@ -43,6 +43,9 @@ class Reorderer:
         self._next: int | None = None  # extended sequence number expected next
         self._highest = 0
         self._held: dict[int, tuple[RtpPacket, int | None]] = {}
+        # min(_held), kept as packets come and go: poll() runs for every held packet, and
+        # a min() over the window each time made a burst of loss quadratic.
+        self._head: int | None = None
         self._seen = bytearray(_HISTORY)  # 1 = delivered, 0 = skipped (for late/duplicate)
         self._bad_seq: int | None = None
         self._bad_packet: tuple[RtpPacket, int | None] | None = None
@@ -157,6 +160,8 @@ class Reorderer:
         else:
             self._highest = ext
         self._held[ext] = (packet, arrival_90k)
+        if self._head is None or ext < self._head:
+            self._head = ext
         out: list[RtpPacket] = []
         if ext - expected >= self.window:
             self._skip_to(ext - self.window + 1, out)
@@ -170,8 +175,8 @@ class Reorderer:
         out: list[RtpPacket] = []
         if self.max_delay_90k is None:
             return out
-        while self._held:
-            first = min(self._held)
+        while self._head is not None:
+            first = self._head
             arrived = self._held[first][1]
             if arrived is None or now_90k - arrived < self.max_delay_90k:
                 break
@@ -183,7 +188,8 @@ class Reorderer:
         """When :meth:`poll` would next release something (for the driver's timer)."""
         if self.max_delay_90k is None or not self._held:
             return None
-        arrived = self._held[min(self._held)][1]
+        assert self._head is not None
+        arrived = self._held[self._head][1]
         return None if arrived is None else arrived + self.max_delay_90k
 
     def flush(self) -> list[RtpPacket]:
@@ -212,6 +218,7 @@ class Reorderer:
         self._held[base] = first
         self._held[base + ((packet.sequence - first[0].sequence) & 0xFFFF)] = (packet, arrival_90k)
         self._highest = max(self._held)
+        self._head = min(self._held)
         self._release(out)
         return out
 
@@ -235,6 +242,8 @@ class Reorderer:
         for key in below:
             out.append(self._held.pop(key)[0])
             self._seen[key & _HISTORY_MASK] = 1
+        if below:
+            self._head = min(self._held) if self._held else None
         self.stats.delivered += len(below)
         self.stats.lost += span - len(below)
         self._next = new_next
@@ -250,5 +259,7 @@ class Reorderer:
             seen[nxt & _HISTORY_MASK] = 1
             nxt += 1
             count += 1
+        if count:
+            self._head = min(held) if held else None
         self._next = nxt
         self.stats.delivered += count
