@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import shutil
@@ -249,6 +250,7 @@ async def vigil_run(
             delivered[index] += len(message)
 
     sessions = [LiveFmp4Session.open(h.hub) for h in handles]
+    gc.freeze()  # as `vigil serve` does once it is ready (vigil/app.py)
     async with asyncio.TaskGroup() as group:
         for index, session in enumerate(sessions):
             group.create_task(drain(index, session))

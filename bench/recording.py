@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import importlib
 import json
 import os
@@ -99,6 +100,7 @@ async def record_run(
             queue_bytes=32 * 1024 * 1024, open_slots=asyncio.Semaphore(64),
         )  # fmt: skip
         channels = [ChannelRecording(deps, c, "device", "bench") for c in by_channel]
+        gc.freeze()  # as `vigil serve` does once it is ready (vigil/app.py)
         async with asyncio.TaskGroup() as group:
             for channel in channels:
                 group.create_task(channel.run())

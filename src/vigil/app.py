@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import secrets
 import signal
@@ -230,6 +231,10 @@ async def run(
             await server.listening.wait()
             await signaling.wait_ready()
             await media.wait_started()
+            # What start-up built (modules, the app, ORM metadata) lives as long as the
+            # process: out of the collector's full passes, which otherwise walk it each
+            # time (a pause that stalls RTP reading at hundreds of streams).
+            gc.freeze()
             if on_ready is not None:
                 on_ready(_bound_url(server, settings), admin)
             logger.info("GB/T 28181 signalling on %s:%d", settings.sip.host, signaling.port)
