@@ -251,7 +251,7 @@ class UdpReader:
             try:
                 data, addr = recvfrom(MAX_DATAGRAM)
             except (BlockingIOError, InterruptedError):
-                return int(read)
+                return read
             except OSError as exc:  # ICMP errors surfacing on the socket; keep reading
                 logger.debug("UDP port %d: %s", self.port, exc)
                 continue
