@@ -14,6 +14,8 @@ Control goes in ``INFO`` with MANSRTSP (Appendix B): :meth:`DevicePlayback.pause
 ``NotifyType`` 121: state ``finished``, recorded in the timeline), on a device BYE, or when
 RTP stops while not paused (state ``failed`` with a verdict). The media stream is then
 closed, which ends every viewer of its hub.
+At ``Scale`` n the device keeps the recorded timestamps; :attr:`DevicePlayback.retimer`
+puts the viewer's samples on a timeline at ``1 / n`` of them (``protocols/sample_retimer``).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from vigil.play_session import (
 )
 from vigil.protocols.gb28181.manscdp import MediaStatusNotify
 from vigil.protocols.gb28181.mansrtsp import MansrtspRequest
+from vigil.protocols.sample_retimer import SampleRetimer
 from vigil.protocols.sdp import build_media_offer, ssrc_to_int
 from vigil.settings import Settings
 from vigil.signaling.errors import QueryTimeoutError, SignalingError
@@ -84,6 +87,7 @@ class DevicePlayback:
         self.window_s = window_s
         self.download_speed = download_speed
         self.scale = 1.0
+        self.retimer = SampleRetimer()
         self.state: PlaybackState = "starting"
         self.verdict: str | None = None
         self.events: list[PlayEvent] = []
@@ -124,6 +128,7 @@ class DevicePlayback:
             raise ValueError(f"scale must be within {MIN_SCALE:g}-{MAX_SCALE:g}")
         await self._control(f"scale {scale:g}", lambda cseq: MansrtspRequest.speed(cseq, scale))
         self.scale = scale
+        self.retimer.set_scale(scale)
 
     async def seek(self, offset_s: float) -> None:
         """Jump to ``offset_s`` seconds after the window's start (ValueError outside it)."""

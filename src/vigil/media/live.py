@@ -13,6 +13,10 @@ a GOP behind live: the player should seek to the end of the buffered range once 
 A viewer too slow for the stream skips to the next keyframe (the hub decides); the frame
 before the skip is then shown longer, and the media timeline stays gap-free because each
 fragment's duration runs to the next frame's decode time.
+
+A device playback at a speed other than 1× passes a :class:`SampleRetimer`: its samples are
+moved onto a timeline that advances at ``1 / scale`` of the recording before they are
+written, so the browser plays at that speed (live view passes none and is left as it is).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from types import TracebackType
 
 from vigil.media.hub import StreamHub, Subscription
 from vigil.protocols.fmp4.writer import Fmp4Writer, FragmentMode
+from vigil.protocols.sample_retimer import SampleRetimer
 
 
 def is_init_segment(message: bytes) -> bool:
@@ -32,8 +37,9 @@ def is_init_segment(message: bytes) -> bool:
 class LiveFmp4Session:
     """``async for message in session`` yields init segments and per-frame fragments."""
 
-    def __init__(self, subscription: Subscription) -> None:
+    def __init__(self, subscription: Subscription, retimer: SampleRetimer | None = None) -> None:
         self._subscription = subscription
+        self._retimer = retimer
         self._writer = Fmp4Writer(FragmentMode.FRAME)
         self._pending: deque[bytes] = deque()
         self._ended = False
@@ -42,9 +48,10 @@ class LiveFmp4Session:
         self.init_segments = 0
 
     @classmethod
-    def open(cls, hub: StreamHub) -> LiveFmp4Session:
-        """Subscribe to a hub's video (the GOP cache first) and wrap it in a session."""
-        return cls(hub.subscribe(video_only=True))
+    def open(cls, hub: StreamHub, retimer: SampleRetimer | None = None) -> LiveFmp4Session:
+        """Subscribe to a hub's video (the GOP cache first) and wrap it in a session;
+        ``retimer`` moves every sample onto its timeline before it is written."""
+        return cls(hub.subscribe(video_only=True), retimer)
 
     @property
     def codec_string(self) -> str | None:
@@ -74,6 +81,7 @@ class LiveFmp4Session:
         # sample skips the pending queue.
         pending = self._pending
         subscription = self._subscription
+        retimer = self._retimer
         while not pending:
             if self._ended:
                 raise StopAsyncIteration
@@ -86,6 +94,8 @@ class LiveFmp4Session:
                 else:
                     await subscription.changed()
                 continue
+            if retimer is not None:
+                sample = retimer.retime(sample)
             out = self._writer.push(sample)
             if len(out) == 1:
                 message = out[0]

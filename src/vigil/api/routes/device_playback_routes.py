@@ -2,7 +2,9 @@
 
 ``/channels/{id}/device-playback?start=&end=&speed=`` INVITEs the channel's device for the
 window (``s=Playback``) and sends fMP4 exactly like the live WebSocket: the init segment,
-then one fragment per frame, as binary messages. The viewer may send text messages
+then one fragment per frame, as binary messages, on a media timeline that advances at
+``1 / speed`` of the recording (the playback's retimer), so a browser plays at the speed the
+device sends. The viewer may send text messages
 ``{"action": "pause" | "resume" | "scale" | "seek", "value": n}`` (scale 0.5-8, seek in
 seconds from ``start``); each is answered with ``{"ok": …, "state": …}``. The socket closes
 with 1000 at the end of the recording (MediaStatus 121), else as the live socket does:
@@ -92,7 +94,7 @@ async def device_playback(
         )  # fmt: skip
     reason = "the viewer closed"
     try:
-        async with LiveFmp4Session.open(play.hub) as session:
+        async with LiveFmp4Session.open(play.hub, play.retimer) as session:
             outcome = await stream_to_viewer(websocket, session, sent, _control(websocket, play))
             if outcome.stream_ended:
                 with contextlib.suppress(asyncio.TimeoutError):  # the stream ended: why?

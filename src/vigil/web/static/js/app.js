@@ -15,6 +15,7 @@ route("/points", () => import("./pages/points.js"));
 route("/points/:id", () => import("./pages/point-detail.js"));
 route("/live", () => import("./pages/live.js"));
 route("/playback", () => import("./pages/playback.js"));
+route("/playback/device", () => import("./pages/device-playback.js"));
 route("/devices", () => import("./pages/devices.js"));
 route("/devices/:id", () => import("./pages/device-detail.js"));
 route("/import", () => import("./pages/import.js"));

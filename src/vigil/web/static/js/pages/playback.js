@@ -16,6 +16,7 @@ import { pointSidebar } from "../components/point-sidebar.js";
 import { PlaybackPlayer } from "../components/playback-player.js";
 import { gridSizeControl, resizeGrid } from "../components/player-grid.js";
 import { timelineBar } from "../components/timeline-bar.js";
+import { playbackModes } from "../components/playback-modes.js";
 
 const GRID_SIZES = [1, 4];
 const SPEEDS = [1, 2, 4, 8];
@@ -93,6 +94,7 @@ export function render(root, _params, query) {
       "div",
       { class: "toolbar" },
       h("h1", { id: "playback-title", class: "page-title" }, t("playback.title")),
+      playbackModes("platform"),
       dateInput,
       toggle,
       h("div", { class: "btn-group", role: "group", "aria-label": t("playback.speed") }, speedButtons),
