@@ -2,9 +2,10 @@
 
 Start-up order: data directory → database migrations → first admin → reconciliation of
 recording files and index rows (DESIGN §6) → API server, SIP signalling and the RTP media
-server with the live plays over both, the recorder, retention and exports (and, in the
-demo, the simulated devices). SIGINT/SIGTERM stop every component cleanly; the recorder
-finishes and indexes its open segments before the plays end.
+server with the live plays over both, the recorder, retention, exports and downloads of
+device recordings (and, in the demo, the simulated devices). SIGINT/SIGTERM stop every
+component cleanly; the recorder finishes and indexes its open segments before the plays
+end, and running downloads stop without failing (they run again at the next start).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from vigil.api.app import create_app
 from vigil.api.context import ApiContext
 from vigil.db.engine import create_engine
 from vigil.db.migrate import upgrade
+from vigil.device_downloads import DeviceDownloads
 from vigil.media.server import MediaServer
 from vigil.media.snapshot import Snapshotter
 from vigil.media.transcoder import TranscoderPool
@@ -154,6 +156,8 @@ async def run(
         playbacks = DevicePlaybacks(
             signaling, media, settings, invite_timeout_s=settings.media.invite_timeout_s
         )
+        # Device recordings downloaded into MP4s (s=Download), a few at once.
+        downloads = DeviceDownloads.from_settings(engine, playbacks, settings)
         # Age limits, pool quotas and the full policy (recording.retention); the recorder
         # asks retention.pool_full(pool) before opening a segment file. The first pass
         # waits for the reconciliation above.
@@ -190,6 +194,7 @@ async def run(
             media=media,
             streams=streams,
             playbacks=playbacks,
+            device_downloads=downloads,
             exports=exports,
             recorder=recorder,
             snapshotter=Snapshotter.from_settings(settings.media),
@@ -219,6 +224,8 @@ async def run(
             server.should_exit = True
             if recorder is not None:  # open segments are finished and indexed before BYE
                 await recorder.stop()
+            # Running downloads end without failing: they are queued again at the next start.
+            await downloads.stop()
             with contextlib.suppress(Exception):  # BYE to every device still sending
                 async with asyncio.timeout(5):
                     await streams.close()
@@ -246,6 +253,11 @@ async def run(
             await media.wait_started()
             await recorder.run()
 
+        async def download() -> None:
+            await signaling.wait_ready()
+            await media.wait_started()
+            await downloads.run()
+
         async def start_component(component: Component) -> None:
             await signaling.wait_ready()
             await component(signaling)
@@ -257,6 +269,7 @@ async def run(
                 cancellable.append(group.create_task(media.run()))
                 cancellable.append(group.create_task(retention.run()))
                 cancellable.append(group.create_task(exports.run()))
+                cancellable.append(group.create_task(download()))
                 if recorder is not None:
                     cancellable.append(group.create_task(record()))
                 if transcoders is not None:

@@ -151,6 +151,10 @@ class MediaSettings(BaseModel):
     transcode_h265: bool = True
     # Frames a transcoder may fall behind before it skips to the next keyframe.
     transcode_queue_samples: int = Field(default=50, ge=2)
+    # Downloads of device recordings (INVITE s=Download) into MP4s: how many run at once
+    # and the longest window one job may ask for.
+    device_download_concurrency: int = Field(default=2, ge=1)
+    device_download_max_s: int = Field(default=24 * 3600, ge=60)
 
     def transport_for(self, device_id: str) -> PlayTransport:
         """The transport live plays of a device use: its override or the default."""

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vigil.access.login import SourceThrottle
 from vigil.api.metrics import HttpMetrics
+from vigil.device_downloads import DeviceDownloads
 from vigil.media.server import MediaServer
 from vigil.media.snapshot import Snapshotter
 from vigil.media.transcoder import TranscoderPool
@@ -34,6 +35,8 @@ class ApiContext:
     media: MediaServer | None = None
     streams: LiveStreams | None = None
     playbacks: DevicePlaybacks | None = None  # recordings kept on devices
+    # Downloads of recordings kept on devices into MP4s; None: unavailable (503).
+    device_downloads: DeviceDownloads | None = None
     # H.265 live view transcoded to H.264 for browsers; None: H.265 is sent as it is.
     transcoders: TranscoderPool | None = None
     exports: ExportService | None = None  # None: exports unavailable (503)

@@ -382,3 +382,26 @@ export_jobs = Table(
     Column("created_at", UtcDateTime, nullable=False, default=utc_now),
     Column("finished_at", UtcDateTime, nullable=True),
 )
+
+# Downloads of a device's own recording (GB/T 28181-2016 §9.9, INVITE s=Download) into one
+# MP4 on the platform; the window is in the device's clock, stored as UTC instants.
+device_downloads = Table(
+    "device_downloads",
+    metadata,
+    Column("id", String(32), primary_key=True),  # random hex, also the file name
+    Column("channel_id", String(20), nullable=False, index=True),
+    Column("device_id", String(20), nullable=False),
+    Column("requested_by", String(64), nullable=False, index=True),
+    Column("start_at", UtcDateTime, nullable=False),
+    Column("end_at", UtcDateTime, nullable=False),
+    Column("speed", SmallInteger, nullable=False),  # a=downloadspeed, × real time
+    Column("state", String(16), nullable=False, default="queued"),  # queued|running|done|failed
+    Column("progress", Float, nullable=False, default=0.0),  # media seconds received / window
+    Column("size_bytes", BigInteger, nullable=False, default=0),  # written so far, then final
+    Column("frames", Integer, nullable=False, default=0),
+    Column("path", String(255), nullable=True),  # relative to the downloads directory
+    Column("sha256", String(64), nullable=True),  # of the finished file
+    Column("error", Text, nullable=True),  # the play's verdict when it failed
+    Column("created_at", UtcDateTime, nullable=False, default=utc_now),
+    Column("finished_at", UtcDateTime, nullable=True),
+)
