@@ -298,7 +298,8 @@ async def test_jobs_left_running_by_a_stop_are_run_again(
     job = await exports.submit(
         CHANNEL, T0, T0 + timedelta(seconds=2), requested_by="a", reason="restart"
     )
-    assert await claim_job(engine, job.id)  # a process took it, then stopped
+    # A process took it, then died: its lease runs out without being renewed.
+    assert await claim_job(engine, job.id, owner="dead-host:1:0", lease_s=0.0)
     exports.exports_dir.mkdir(parents=True)
     leftover = exports.exports_dir / f".{job.id}.mp4.partial"
     leftover.write_bytes(b"half an export")

@@ -381,6 +381,10 @@ export_jobs = Table(
     Column("error", Text, nullable=True),
     Column("created_at", UtcDateTime, nullable=False, default=utc_now),
     Column("finished_at", UtcDateTime, nullable=True),
+    # While running: the process holding the job and until when (renewed as it works); a
+    # job whose lease ran out is queued again by any process (recording.export_jobs).
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_until", UtcDateTime, nullable=True),
 )
 
 # Downloads of a device's own recording (GB/T 28181-2016 §9.9, INVITE s=Download) into one

@@ -1,15 +1,23 @@
-"""Export job rows (``export_jobs``): create, claim, progress, finish, read.
+"""Export job rows (``export_jobs``): create, claim, lease, progress, finish, read.
 
-States: ``queued`` → ``running`` → ``done`` | ``failed``. A job is claimed with a
-conditional update (queued → running) so two processes never run the same job; jobs left
-``running`` by a process that stopped are put back in the queue at the next start.
+States: ``queued`` → ``running`` → ``done`` | ``failed``. Several platform processes may
+share one database, so a running job is held under a lease: ``lease_owner`` names the
+process running it and ``lease_until`` says until when the row is its. Claiming is one
+conditional update (queued → running, owner and expiry set together), so two processes never
+both take a job; the owner renews the lease while it works; a job whose lease ran out (its
+process died or hung) is put back in the queue by whichever process looks next, and a stopping
+process hands its jobs back at once. Progress, finish and failure are written only by the
+current owner, so a process that lost its lease cannot overwrite the one that took over.
+
+Expiry compares each process's clock with the times other processes wrote: hosts sharing a
+database keep their clocks synchronised (NTP) well within a lease.
 """
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -22,6 +30,7 @@ DONE = "done"
 FAILED = "failed"
 EXPIRED = "expired"  # done, then the MP4 was removed after export_keep_days; manifest kept
 MAX_ERROR_CHARS = 2000
+DEFAULT_LEASE_S = 60.0  # renewed every third of it: two missed renewals still hold the job
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,42 +152,103 @@ async def queued_job_ids(engine: AsyncEngine, limit: int) -> list[str]:
         return [str(job_id) for job_id in await conn.scalars(query)]
 
 
-async def claim_job(engine: AsyncEngine, job_id: str) -> bool:
-    """queued → running; False when another worker took it first."""
+def _lease_end(lease_s: float, now: datetime | None) -> datetime:
+    return (now or datetime.now(UTC)) + timedelta(seconds=lease_s)
+
+
+def _held_by(job_id: str, owner: str) -> sa.ColumnElement[bool]:
+    return sa.and_(
+        export_jobs.c.id == job_id,
+        export_jobs.c.state == RUNNING,
+        export_jobs.c.lease_owner == owner,
+    )
+
+
+async def claim_job(
+    engine: AsyncEngine, job_id: str, *, owner: str, lease_s: float, now: datetime | None = None
+) -> bool:
+    """queued → running under ``owner``'s lease; False when another worker took it first."""
     async with engine.begin() as conn:
         result = await conn.execute(
             export_jobs.update()
             .where(export_jobs.c.id == job_id, export_jobs.c.state == QUEUED)
-            .values(state=RUNNING, progress=0.0, error=None)
+            .values(
+                state=RUNNING,
+                progress=0.0,
+                error=None,
+                lease_owner=owner,
+                lease_until=_lease_end(lease_s, now),
+            )
         )
     return result.rowcount == 1
 
 
-async def requeue_interrupted(engine: AsyncEngine) -> int:
-    """Put jobs a stopped process left running back in the queue."""
+async def renew_lease(
+    engine: AsyncEngine, job_id: str, *, owner: str, lease_s: float, now: datetime | None = None
+) -> bool:
+    """Extend ``owner``'s lease on a running job; False when the job is no longer its."""
     async with engine.begin() as conn:
         result = await conn.execute(
             export_jobs.update()
-            .where(export_jobs.c.state == RUNNING)
-            .values(state=QUEUED, progress=0.0)
+            .where(_held_by(job_id, owner))
+            .values(lease_until=_lease_end(lease_s, now))
+        )
+    return result.rowcount == 1
+
+
+async def requeue_expired(engine: AsyncEngine, now: datetime | None = None) -> int:
+    """Put running jobs whose lease ran out back in the queue. A running row without a lease
+    was left by a version that kept none: nobody renews it, so it counts as expired."""
+    expired = sa.or_(
+        export_jobs.c.lease_until.is_(None), export_jobs.c.lease_until < (now or datetime.now(UTC))
+    )
+    async with engine.begin() as conn:
+        result = await conn.execute(
+            export_jobs.update()
+            .where(export_jobs.c.state == RUNNING, expired)
+            .values(state=QUEUED, progress=0.0, lease_owner=None, lease_until=None)
         )
     return int(result.rowcount or 0)
 
 
-async def set_progress(engine: AsyncEngine, job_id: str, progress: float) -> None:
+async def release_leases(engine: AsyncEngine, owner: str) -> int:
+    """Queue again the jobs ``owner`` was running (it is stopping): no need to wait out
+    their leases."""
+    async with engine.begin() as conn:
+        result = await conn.execute(
+            export_jobs.update()
+            .where(export_jobs.c.state == RUNNING, export_jobs.c.lease_owner == owner)
+            .values(state=QUEUED, progress=0.0, lease_owner=None, lease_until=None)
+        )
+    return int(result.rowcount or 0)
+
+
+async def leased_job_ids(engine: AsyncEngine, now: datetime | None = None) -> set[str]:
+    """Running jobs whose lease still holds (some process is working on them)."""
+    query = sa.select(export_jobs.c.id).where(
+        export_jobs.c.state == RUNNING, export_jobs.c.lease_until >= (now or datetime.now(UTC))
+    )
+    async with engine.connect() as conn:
+        return {str(job_id) for job_id in await conn.scalars(query)}
+
+
+async def set_progress(engine: AsyncEngine, job_id: str, progress: float, *, owner: str) -> None:
     async with engine.begin() as conn:
         await conn.execute(
             export_jobs.update()
-            .where(export_jobs.c.id == job_id, export_jobs.c.state == RUNNING)
+            .where(_held_by(job_id, owner))
             .values(progress=max(0.0, min(1.0, progress)))
         )
 
 
-async def finish_job(engine: AsyncEngine, job_id: str, *, path: str, size_bytes: int) -> None:
+async def finish_job(
+    engine: AsyncEngine, job_id: str, *, owner: str, path: str, size_bytes: int
+) -> bool:
+    """running → done; False (nothing written) when the lease had passed to another owner."""
     async with engine.begin() as conn:
-        await conn.execute(
+        result = await conn.execute(
             export_jobs.update()
-            .where(export_jobs.c.id == job_id)
+            .where(_held_by(job_id, owner))
             .values(
                 state=DONE,
                 progress=1.0,
@@ -186,17 +256,28 @@ async def finish_job(engine: AsyncEngine, job_id: str, *, path: str, size_bytes:
                 size_bytes=size_bytes,
                 error=None,
                 finished_at=datetime.now(UTC),
+                lease_owner=None,
+                lease_until=None,
             )
         )
+    return result.rowcount == 1
 
 
-async def fail_job(engine: AsyncEngine, job_id: str, error: str) -> None:
+async def fail_job(engine: AsyncEngine, job_id: str, error: str, *, owner: str) -> bool:
+    """running → failed; False (nothing written) when the lease had passed to another owner."""
     async with engine.begin() as conn:
-        await conn.execute(
+        result = await conn.execute(
             export_jobs.update()
-            .where(export_jobs.c.id == job_id)
-            .values(state=FAILED, error=error[:MAX_ERROR_CHARS], finished_at=datetime.now(UTC))
+            .where(_held_by(job_id, owner))
+            .values(
+                state=FAILED,
+                error=error[:MAX_ERROR_CHARS],
+                finished_at=datetime.now(UTC),
+                lease_owner=None,
+                lease_until=None,
+            )
         )
+    return result.rowcount == 1
 
 
 async def expired_job_ids(engine: AsyncEngine, finished_before: datetime) -> list[str]:

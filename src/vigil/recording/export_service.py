@@ -3,7 +3,12 @@
 ``run()`` owns a TaskGroup with one task per running job; blocking work (reading and
 hashing segment files, writing the MP4 and the manifest, hashing for verification) runs in
 worker threads. Progress (bytes of the sources read / bytes to read) reaches the job row
-about once a second and is 1.0 exactly when the job is done. Files::
+about once a second and is 1.0 exactly when the job is done.
+
+Several processes may run this service on one database: each holds the jobs it runs under a
+lease (:mod:`.export_jobs`) renewed every third of ``lease_s``, queues again jobs whose lease
+ran out (at every pass, not only at start), hands its own jobs back when it stops, and stops a
+job whose lease another process has taken over. Files::
 
     <data_dir>/exports/<job id>.mp4              the export (whole and fsynced, or absent)
     <data_dir>/exports/<job id>.manifest.json    the signed manifest
@@ -18,6 +23,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import secrets
+import socket
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -84,6 +92,7 @@ class ExportService:
         progress_interval_s: float = 1.0,
         keep_days: int = 0,
         expiry_interval_s: float = 3600.0,
+        lease_s: float = export_jobs.DEFAULT_LEASE_S,
     ) -> None:
         self.engine = engine
         self.exports_dir = exports_dir
@@ -99,8 +108,11 @@ class ExportService:
         self.keep_days = keep_days
         self.expiry_interval_s = expiry_interval_s
         self._next_expiry_s = 0.0  # event-loop time of the next expiry pass
+        self.lease_s = lease_s
+        # Unique per service instance, readable in the table: which host and process.
+        self.lease_owner = f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
         self._wake = asyncio.Event()
-        self._running: set[str] = set()
+        self._running: dict[str, asyncio.Task[None]] = {}
 
     @classmethod
     def from_settings(cls, engine: AsyncEngine, settings: Settings) -> ExportService:
@@ -185,23 +197,57 @@ class ExportService:
 
     async def run(self) -> None:
         """Run queued jobs until cancelled, at most ``concurrency`` at a time."""
-        await asyncio.to_thread(self._prepare_directory)
-        requeued = await export_jobs.requeue_interrupted(self.engine)
-        if requeued:
-            logger.info("requeued %d export jobs interrupted by a stop", requeued)
-        async with asyncio.TaskGroup() as group:
-            while True:
-                await self._expire_due()
-                free = self.concurrency - len(self._running)
-                if free > 0:
-                    for job_id in await export_jobs.queued_job_ids(self.engine, free):
-                        if await export_jobs.claim_job(self.engine, job_id):
-                            self._running.add(job_id)
-                            group.create_task(self._run_job(job_id))
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self.poll_interval_s):
-                        await self._wake.wait()
-                self._wake.clear()
+        leased = await export_jobs.leased_job_ids(self.engine)
+        await asyncio.to_thread(self._prepare_directory, leased)
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._keep_leases())
+                while True:
+                    await self._expire_due()
+                    requeued = await export_jobs.requeue_expired(self.engine)
+                    if requeued:
+                        logger.info("requeued %d export jobs whose lease ran out", requeued)
+                    await self._claim_queued(group)
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(self.poll_interval_s):
+                            await self._wake.wait()
+                    self._wake.clear()
+        finally:
+            await self._release_leases()
+
+    async def _claim_queued(self, group: asyncio.TaskGroup) -> None:
+        free = self.concurrency - len(self._running)
+        if free <= 0:
+            return
+        for job_id in await export_jobs.queued_job_ids(self.engine, free):
+            claimed = await export_jobs.claim_job(
+                self.engine, job_id, owner=self.lease_owner, lease_s=self.lease_s
+            )
+            if claimed:
+                self._running[job_id] = group.create_task(self._run_job(job_id))
+
+    async def _keep_leases(self) -> None:
+        """Renew the lease of every job running here; stop one whose lease was lost (this
+        process stalled past it and another one requeued the job)."""
+        while True:
+            await asyncio.sleep(self.lease_s / 3)
+            for job_id, task in list(self._running.items()):
+                held = await export_jobs.renew_lease(
+                    self.engine, job_id, owner=self.lease_owner, lease_s=self.lease_s
+                )
+                if not held:
+                    logger.warning("export %s: lease lost to another process, stopping", job_id)
+                    task.cancel()
+
+    async def _release_leases(self) -> None:
+        """Stopping: queue this process's jobs again now rather than when their leases end."""
+        try:
+            released = await export_jobs.release_leases(self.engine, self.lease_owner)
+        except Exception:  # supervision boundary: the leases then simply run out
+            logger.exception("export leases of %s not released", self.lease_owner)
+            return
+        if released:
+            logger.info("handed %d running export jobs back to the queue", released)
 
     async def expire(self, now: datetime | None = None) -> int:
         """Remove the MP4s of exports finished more than ``keep_days`` ago; the signed
@@ -224,10 +270,13 @@ class ExportService:
             self._next_expiry_s = now_s + self.expiry_interval_s
             await self.expire()
 
-    def _prepare_directory(self) -> None:
+    def _prepare_directory(self, leased: set[str]) -> None:
         self.exports_dir.mkdir(mode=0o750, parents=True, exist_ok=True)
         for leftover in self.exports_dir.glob(".*.partial"):
-            leftover.unlink(missing_ok=True)  # a stop in the middle of writing
+            # A stop in the middle of writing, unless a process holding the job's lease is
+            # writing it right now (".<job id>.mp4.partial").
+            if leftover.name[1:].split(".", 1)[0] not in leased:
+                leftover.unlink(missing_ok=True)
 
     async def _run_job(self, job_id: str) -> None:
         try:
@@ -237,12 +286,14 @@ class ExportService:
             await self._execute(job)
         except ExportError as exc:
             logger.warning("export %s failed: %s", job_id, exc)
-            await export_jobs.fail_job(self.engine, job_id, str(exc))
+            await export_jobs.fail_job(self.engine, job_id, str(exc), owner=self.lease_owner)
         except Exception as exc:  # supervision boundary: one job's failure ends only that job
             logger.exception("export %s failed", job_id)
-            await export_jobs.fail_job(self.engine, job_id, f"internal error: {exc}")
+            await export_jobs.fail_job(
+                self.engine, job_id, f"internal error: {exc}", owner=self.lease_owner
+            )
         finally:
-            self._running.discard(job_id)
+            self._running.pop(job_id, None)
             self._wake.set()
 
     async def _execute(self, job: ExportJob) -> None:
@@ -266,7 +317,7 @@ class ExportService:
                         stop=stop,
                     )
                 except asyncio.CancelledError:
-                    stop.set()  # the job stays "running" and is queued again at the next start
+                    stop.set()  # stopping or lease lost: the job is (or goes) back in the queue
                     raise
                 finally:
                     reporter.cancel()
@@ -287,9 +338,13 @@ class ExportService:
         await asyncio.to_thread(
             write_file_atomically, self.manifest_path(job.id), document, fsync=self.fsync
         )
-        await export_jobs.finish_job(
-            self.engine, job.id, path=target.name, size_bytes=result.size_bytes
-        )
+        finished = await export_jobs.finish_job(
+            self.engine, job.id, owner=self.lease_owner, path=target.name,
+            size_bytes=result.size_bytes,
+        )  # fmt: skip
+        if not finished:  # this process stalled past its lease; the new owner's result counts
+            logger.warning("export %s: written here, but its lease had passed on", job.id)
+            return
         logger.info(
             "export %s of %s done: %d bytes, %d frames, %d gaps",
             job.id, job.channel_id, result.size_bytes, plan.frames, len(plan.gaps),
@@ -301,7 +356,7 @@ class ExportService:
             await asyncio.sleep(self.progress_interval_s)
             if progress.fraction != last:
                 last = progress.fraction
-                await export_jobs.set_progress(self.engine, job_id, last)
+                await export_jobs.set_progress(self.engine, job_id, last, owner=self.lease_owner)
 
     async def _channel_name(self, channel_id: str) -> str:
         async with self.engine.connect() as conn:
