@@ -15,6 +15,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     Dialect,
     Float,
@@ -408,4 +409,41 @@ device_downloads = Table(
     Column("error", Text, nullable=True),  # the play's verdict when it failed
     Column("created_at", UtcDateTime, nullable=False, default=utc_now),
     Column("finished_at", UtcDateTime, nullable=True),
+)
+
+# Coverage per channel per local day (recording.coverage_days), kept for closed days so a
+# report over 30 days reads one row per day instead of ~1440 segment rows. A row is the day
+# as seen from the segments and events of [context_from, context_to) (the day and an hour on
+# each side); anything that changes recordings or back-dates an event in that range deletes
+# the row (recording.coverage_invalidation) and the next report computes it again.
+coverage_days = Table(
+    "coverage_days",
+    metadata,
+    Column("channel_id", String(20), primary_key=True),
+    Column("day", Date, primary_key=True),  # local date in ``timezone``
+    Column("timezone", String(64), nullable=False),  # coverage_timezone it was cut in
+    Column("recorded_s", Float, nullable=False),
+    Column("expected_s", Float, nullable=False),
+    Column("longest_gap_s", Float, nullable=False),  # within the day
+    Column("gap_count", Integer, nullable=False),
+    # [[start_us, end_us, cause], ...]: each gap overlapping the day, offsets in microseconds
+    # from the day's start, as far as the context sees it (it may run past midnight, so the
+    # guarantee can judge a gap across days as one).
+    Column("gaps", JSON, nullable=False),
+    Column("context_from", UtcDateTime, nullable=False),
+    Column("context_to", UtcDateTime, nullable=False),
+    # The context begins inside a gap, whose cause then looks back to the last cause event
+    # before it: a back-dated event anywhere earlier may change this row.
+    Column("leads_with_gap", Boolean, nullable=False),
+    Column("computed_at", UtcDateTime, nullable=False, default=utc_now),
+)
+
+# One counter per channel, raised by every invalidation: a report that computed days from
+# segments stores them only if the counter has not moved since it began reading, so a purge
+# or late insert racing a report never leaves a stale row behind.
+coverage_marks = Table(
+    "coverage_marks",
+    metadata,
+    Column("channel_id", String(20), primary_key=True),
+    Column("generation", BigInteger, nullable=False, default=0),
 )

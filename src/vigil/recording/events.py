@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from vigil.db.tables import recording_events
+from vigil.recording.coverage_invalidation import invalidate_coverage_for_event
 
 STARTED = "started"
 STOPPED = "stopped"
@@ -58,17 +59,25 @@ async def add_event(
     *,
     at: datetime | None = None,
 ) -> None:
-    """Append one event (``kind`` from :data:`EVENT_KINDS`)."""
+    """Append one event (``kind`` from :data:`EVENT_KINDS`).
+
+    Events are normally written as they happen; a back-dated one (retention dates
+    ``purged_in_guarantee`` at the purged footage) may change the cause of a gap in a day
+    whose coverage is stored, so that roll-up is dropped in the same transaction.
+    """
     if kind not in EVENT_KINDS:
         raise ValueError(f"unknown recording event kind {kind!r}")
+    now = datetime.now(UTC)
+    when = at or now
     await conn.execute(
         recording_events.insert().values(
             channel_id=channel_id,
-            at=at or datetime.now(UTC),
+            at=when,
             kind=kind,
             detail=detail[:MAX_DETAIL_CHARS],
         )
     )
+    await invalidate_coverage_for_event(conn, channel_id, when, now=now)
 
 
 async def events_between(

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vigil.db.tables import recording_garbage, segments
+from vigil.recording.coverage_invalidation import invalidate_coverage
 from vigil.recording.index import SegmentRow
 
 logger = logging.getLogger(__name__)
@@ -49,6 +50,8 @@ async def delete_segments(
         )
         for start in range(0, len(ids), 500):  # stay under SQLite's bound-parameter limit
             await conn.execute(segments.delete().where(segments.c.id.in_(ids[start : start + 500])))
+        # Stored coverage of the days these segments touched is no longer true.
+        await invalidate_coverage(conn, [(r.channel_id, r.start_at, r.end_at) for r in rows])
     await collect_garbage(engine, pool_dirs, fsync=fsync)
     return sum(row.size_bytes for row in rows)
 

@@ -18,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from vigil.db.tables import segments, video_params
+from vigil.recording.coverage_invalidation import invalidate_coverage
 from vigil.recording.fragment_table import FragmentEntry, pack_fragments, unpack_fragments
 
 
@@ -165,8 +166,7 @@ async def video_params_by_id(engine: AsyncEngine, params_id: int) -> VideoParams
     )
 
 
-async def insert_segment(conn: AsyncConnection, segment: NewSegment) -> int:
-    """Index a segment whose file is complete and fsynced; returns the row id."""
+async def _insert_row(conn: AsyncConnection, segment: NewSegment) -> int:
     values = _fields_of(segment) | {"fragments": pack_fragments(segment.fragments)}
     result = await conn.execute(segments.insert().values(**values))
     key = result.inserted_primary_key
@@ -174,13 +174,25 @@ async def insert_segment(conn: AsyncConnection, segment: NewSegment) -> int:
     return int(key[0])
 
 
+async def insert_segment(conn: AsyncConnection, segment: NewSegment) -> int:
+    """Index a segment whose file is complete and fsynced; returns the row id."""
+    segment_id = await _insert_row(conn, segment)
+    await invalidate_coverage(conn, [(segment.channel_id, segment.start_at, segment.end_at)])
+    return segment_id
+
+
 async def index_segments(engine: AsyncEngine, finished: Iterable[NewSegment]) -> list[SegmentRow]:
-    """Insert rows for finished (fsynced) segment files, in one transaction."""
+    """Insert rows for finished (fsynced) segment files, in one transaction.
+
+    A segment dated into a day whose coverage is already stored (a late insert) drops that
+    day's roll-up in the same transaction; fresh segments skip it (see coverage_invalidation).
+    """
     batch = list(finished)
     if not batch:
         return []
     async with engine.begin() as conn:
-        ids = [await insert_segment(conn, segment) for segment in batch]
+        ids = [await _insert_row(conn, segment) for segment in batch]
+        await invalidate_coverage(conn, [(s.channel_id, s.start_at, s.end_at) for s in batch])
     return [segment.as_row(i) for i, segment in zip(ids, batch, strict=True)]
 
 

@@ -36,6 +36,7 @@ from vigil.db.tables import segments, video_params
 from vigil.protocols.errors import ParseError
 from vigil.protocols.fmp4.fragment_scan import FileScan, init_parameter_sets, scan_file
 from vigil.recording import events
+from vigil.recording.coverage_invalidation import invalidate_coverage
 from vigil.recording.fragment_table import FragmentEntry
 from vigil.recording.garbage import collect_garbage, fsync_directory
 from vigil.recording.index import NewSegment, ensure_video_params, insert_segment
@@ -103,11 +104,13 @@ async def _reconcile_pool(
     async with engine.connect() as conn:
         rows = (
             await conn.execute(
-                sa.select(s.id, s.path, s.size_bytes, s.channel_id).where(s.pool == pool.name)
+                sa.select(s.id, s.path, s.size_bytes, s.channel_id, s.start_at, s.end_at).where(
+                    s.pool == pool.name
+                )
             )
         ).all()
     indexed: set[str] = set()
-    for row_id, path, size_bytes, channel_id in rows:
+    for row_id, path, size_bytes, channel_id, start_at, end_at in rows:
         actual = files.get(path)
         if actual is not None and actual >= size_bytes:
             indexed.add(path)
@@ -115,6 +118,7 @@ async def _reconcile_pool(
         problem = "missing" if actual is None else f"{actual} bytes, the row says {size_bytes}"
         async with engine.begin() as conn:
             await conn.execute(segments.delete().where(s.id == row_id))
+            await invalidate_coverage(conn, [(channel_id, start_at, end_at)])
             await events.add_event(
                 conn,
                 channel_id,

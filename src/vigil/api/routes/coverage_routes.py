@@ -108,11 +108,12 @@ class _ReportWindow:
         return cls(tz, now, last_day, query.days, 2 * ctx.recording.segment_duration_s)
 
     async def coverage(
-        self, ctx: ApiContext, subject: coverage.CoverageSubject
-    ) -> coverage.ChannelCoverage:
-        return await coverage.channel_coverage(
+        self, ctx: ApiContext, subjects: Sequence[coverage.CoverageSubject]
+    ) -> list[coverage.ChannelCoverage]:
+        """The channels' coverage, settled days from the daily roll-up."""
+        return await coverage.coverage_of_channels(
             ctx.engine,
-            subject,
+            subjects,
             last_day=self.last_day,
             days=self.days,
             tz=self.tz,
@@ -152,8 +153,8 @@ async def coverage_report(
         tz=tz,
     )
     items = []
-    for item in page.items:
-        result = await window.coverage(ctx, _subject(item))
+    results = await window.coverage(ctx, [_subject(item) for item in page.items])
+    for item, result in zip(page.items, results, strict=True):
         items.append(
             {
                 "channel_id": item.id,
@@ -238,8 +239,7 @@ async def coverage_xlsx(
         )
     yes, no, not_applicable = _YES_NO[lang]
     rows: list[list[XlsxValue]] = []
-    for subject in subjects:
-        result = await window.coverage(ctx, subject)
+    for subject, result in zip(subjects, await window.coverage(ctx, subjects), strict=True):
         meets = {True: yes, False: no, None: not_applicable}[result.meets_guarantee]
         for d in result.days:
             rows.append(
