@@ -54,6 +54,7 @@ class SimConfig:
     record_item_s: int = 3600  # one RecordInfo item per this many seconds
     record_items_per_message: int = 10  # RecordInfo items per MESSAGE (SumNum spans them)
     video_codec: VideoCodec = "h264"  # h265: PS stream type 0x24 (GB/T 28181-2016 Appendix C)
+    frame_numbers: bool = False  # an SEI with SSRC and frame number in every frame
 
     def __post_init__(self) -> None:
         if self.devices < 0 or self.channels < 1:
@@ -143,6 +144,8 @@ def build_arg_parser(prog: str = "vigil sim") -> argparse.ArgumentParser:
     add("--mute-media", action="store_true", help="answer INVITE but send no RTP")
     add("--video-codec", choices=("h264", "h265"), default=DEFAULTS.video_codec,
         help="codec of the test pattern")  # fmt: skip
+    add("--frame-numbers", action="store_true",
+        help="number every frame (SEI user data) so receivers can count lost frames")  # fmt: skip
     return parser
 
 
@@ -179,6 +182,7 @@ def parse_sim_args(argv: Sequence[str] | None = None) -> SimConfig:
             video_height=args.video_size[1],
             media_mute=args.mute_media,
             video_codec=args.video_codec,
+            frame_numbers=args.frame_numbers,
         )
     except ValueError as exc:
         parser.error(str(exc))

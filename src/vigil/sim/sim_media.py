@@ -23,6 +23,7 @@ from av.video.codeccontext import VideoCodecContext
 from vigil.protocols.ps.muxer import PsMuxer
 from vigil.protocols.rtp.packetizer import RtpPacketizer
 from vigil.protocols.samples import Codec, Sample
+from vigil.sim.frame_numbers import number_frame
 from vigil.sim.pattern import FPS, render_frame
 from vigil.sim.ptz_head import PtzHead
 from vigil.sim.rtp_link import RtpLink, RtpRole
@@ -94,7 +95,9 @@ def encode_clip(width: int, height: int, label: str = "", video_codec: Codec = C
 
 class VideoSender:
     """Streams the clip as PS/RTP to ``target`` with ``ssrc`` until :meth:`stop`; with
-    ``ptz``, the picture follows that PTZ head (:class:`SteeredVideo`)."""
+    ``ptz``, the picture follows that PTZ head (:class:`SteeredVideo`); with
+    ``frame_numbers``, every frame carries its number (:mod:`vigil.sim.frame_numbers`).
+    ``frames_sent`` counts the frames handed to the link: frame numbers below it are sent."""
 
     def __init__(
         self,
@@ -107,6 +110,7 @@ class VideoSender:
         role: RtpRole = "udp",
         video_codec: Codec = Codec.H264,
         ptz: PtzHead | None = None,
+        frame_numbers: bool = False,
     ) -> None:
         self.target = target
         self.ptz = ptz
@@ -117,7 +121,9 @@ class VideoSender:
         self.label = label
         self.video_codec = video_codec
         self.link = RtpLink(target, role)
+        self.frame_numbers = frame_numbers
         self.packets_sent = 0
+        self.frames_sent = 0
         self._task: asyncio.Task[None] | None = None
 
     def bind(self, host: str = "") -> tuple[str, int]:
@@ -162,12 +168,15 @@ class VideoSender:
                     data, key = clip[index % len(clip)]
                 else:
                     data, key = await steering.frame(index, clip)
+                if self.frame_numbers:
+                    data = number_frame(data, codec, self.ssrc, index)
                 ts = 90_000 + index * FRAME_90K
                 pack = muxer.mux(Sample(codec, ts, ts, key, data))
                 packets = packetizer.packetize(pack, ts)
                 await link.send(packets)  # UDP loss is silent; a broken TCP link raises
                 self.packets_sent += len(packets)
                 index += 1
+                self.frames_sent = index
                 delay = start + index / FPS - loop.time()
                 await asyncio.sleep(max(delay, 0.0))
         except OSError:

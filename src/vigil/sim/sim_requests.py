@@ -120,6 +120,7 @@ class DeviceRequests:
             role=role,
             video_codec=Codec.H265 if config.video_codec == "h265" else Codec.H264,
             ptz=self.ptz.head(channel_id),
+            frame_numbers=config.frame_numbers,
         )
         try:
             media_host, media_port = sender.bind(local_host)
