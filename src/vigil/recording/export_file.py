@@ -9,14 +9,30 @@ sequence number, :func:`vigil.protocols.fmp4.retime.retime_fragment`). The outpu
 temporary name in the target directory, is fsynced, renamed into place and the directory
 fsynced, so the final name only ever holds a whole, verified export.
 
-Reading and hashing the sources runs in the calling thread; hashing and writing the output
-runs in one helper thread, so the two SHA-256 passes proceed side by side (hashlib and file
-I/O release the GIL) with a bounded number of chunks in flight.
+Two SHA-256 passes (sources for the check, output for the manifest) bound the throughput, so
+the work runs on three threads over one ring of preallocated chunk buffers (hashlib and
+file I/O release the GIL): a reading thread fills buffers from each source a few chunks
+ahead (``READ_AHEAD_CHUNKS``), so waits for the disk stay off the hashing; the calling
+thread hashes each buffer and hands the bytes that belong to the export to a writing
+thread, straight from the buffer, which hashes the output and writes it. A buffer is read
+into again only once the writes from it are done, and at most ``MAX_CHUNKS_IN_FLIGHT``
+writes wait, so memory stays bounded however long the export. Reads are not
+memory-mapped: a source truncated under a mapping would kill the process with SIGBUS
+instead of failing the export. With sources read from disk, reading ahead on a thread of
+its own made the export 1.6× faster than relying on the kernel's readahead alone
+(``bench/recording_export.py``); from the page cache the hop costs a little.
+
+On the output, writeback is started every ``WRITEBACK_BYTES``
+while the hashing goes on, so the final fsync finds little left to write (a 200 MB export
+on the development machine: 13-17 ms instead of 125-136 ms) and an export never piles
+up gigabytes of dirty pages that would stall the recorders' own fsyncs on the same disk.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import os
 import struct
 import threading
@@ -25,7 +41,6 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 from vigil.protocols.errors import ParseError
 from vigil.protocols.fmp4.retime import retime_fragment
@@ -35,6 +50,8 @@ from vigil.recording.garbage import fsync_directory
 
 CHUNK_BYTES = 1024 * 1024
 MAX_CHUNKS_IN_FLIGHT = 8
+READ_AHEAD_CHUNKS = 4
+WRITEBACK_BYTES = 16 * 1024 * 1024
 MAX_MOOF_BYTES = 4 * 1024 * 1024
 _BOX_HEADER = struct.Struct("!I4s")
 
@@ -47,55 +64,189 @@ class ExportFileResult:
     size_bytes: int
 
 
-class _Output:
-    """The export being written: hashes and appends chunks (runs in the helper thread)."""
+def _advise(fd: int, offset: int, length: int, advice: str) -> None:
+    """A page-cache hint (``advice`` names an ``os.POSIX_FADV_*`` constant); where the
+    platform lacks it or refuses it, nothing changes but speed."""
+    value = getattr(os, advice, None)
+    if value is not None and hasattr(os, "posix_fadvise"):
+        with contextlib.suppress(OSError):
+            os.posix_fadvise(fd, offset, length, value)
 
-    def __init__(self, fd: int) -> None:
+
+class _Output:
+    """The export being written: hashes and appends chunks (runs on the writing thread)."""
+
+    def __init__(self, fd: int, *, writeback: bool) -> None:
         self.fd = fd
         self.hash = hashlib.sha256()
         self.size_bytes = 0
+        self._writeback = writeback
+        self._started_bytes = 0  # output bytes whose writeback has been started
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | memoryview) -> None:
         self.hash.update(data)
         view = memoryview(data)
-        while view:
-            written = os.write(self.fd, view)
-            view = view[written:]
+        try:
+            while view:
+                written = os.write(self.fd, view)
+                view = view[written:]
+        except OSError as exc:
+            raise ExportError(f"the export cannot be written: {exc.strerror or exc}") from exc
         self.size_bytes += len(data)
+        if self._writeback and self.size_bytes - self._started_bytes >= WRITEBACK_BYTES:
+            # On DONTNEED, Linux starts asynchronous writeback of the range's dirty pages and
+            # drops only clean ones (none: the range was just written, so it stays cached).
+            # Only a hint: the fsync at the end stays the guarantee.
+            pending = self.size_bytes - self._started_bytes
+            _advise(self.fd, self._started_bytes, pending, "POSIX_FADV_DONTNEED")
+            self._started_bytes = self.size_bytes
+
+
+class _Chunks:
+    """The preallocated read buffers and the queue of writes to the writing thread."""
+
+    def __init__(self, pool: ThreadPoolExecutor, output: _Output) -> None:
+        # Chunks being read ahead, the one being hashed, and those waiting to be written.
+        count = READ_AHEAD_CHUNKS + 1 + MAX_CHUNKS_IN_FLIGHT
+        self._buffers = [memoryview(bytearray(CHUNK_BYTES)) for _ in range(count)]
+        self._writes: list[Future[None] | None] = [None] * count  # last write from each
+        self._next = 0
+        self._pending: deque[Future[None]] = deque()
+        self._pool = pool
+        self._output = output
+
+    def take(self) -> tuple[int, memoryview]:
+        """A buffer that no waiting write still reads from, and its number."""
+        index = self._next
+        self._next = (index + 1) % len(self._buffers)
+        write = self._writes[index]
+        if write is not None:
+            self._writes[index] = None
+            write.result()
+        return index, self._buffers[index]
+
+    def emit(self, data: bytes | memoryview, buffer: int | None = None) -> None:
+        """Queue ``data`` (a view of ``buffer``, if given) for the output, in order; the
+        buffer is not handed out again before this write is done."""
+        write = self._pool.submit(self._output.write, data)
+        self._pending.append(write)
+        if buffer is not None:
+            self._writes[buffer] = write
+        while len(self._pending) > MAX_CHUNKS_IN_FLIGHT:
+            self._pending.popleft().result()
+
+    def drain(self) -> None:
+        """Wait for every queued write; the first write error is raised here."""
+        while self._pending:
+            self._pending.popleft().result()
+
+    def abandon(self) -> None:
+        """Drop the queued writes after a failure: the file is discarded, and an error the
+        writes meet on the way must not hide the one that ended the export."""
+        while self._pending:
+            self._pending.popleft().cancel()
+
+
+class _ReadAhead:
+    """One source file read front to back on the reading thread, ``READ_AHEAD_CHUNKS``
+    chunks ahead of the thread that hashes it, so waits for the disk leave the hashing."""
+
+    def __init__(
+        self, handle: io.FileIO, size: int, reader: ThreadPoolExecutor, chunks: _Chunks
+    ) -> None:
+        self._fd = handle.fileno()
+        self._size = size
+        self._offset = 0  # of the next chunk to request
+        self._reader = reader
+        self._chunks = chunks
+        self._reads: deque[tuple[int, Future[memoryview]]] = deque()
+        self._buffer = -1
+        self._current = memoryview(b"")
+        for _ in range(READ_AHEAD_CHUNKS):
+            self._request()
+
+    def _request(self) -> None:
+        if self._offset >= self._size:
+            return
+        index, buffer = self._chunks.take()
+        view = buffer[: min(self._size - self._offset, len(buffer))]
+        offset, self._offset = self._offset, self._offset + len(view)
+        self._reads.append((index, self._reader.submit(_read_into, self._fd, view, offset)))
+
+    def take(self, most: int) -> tuple[int, memoryview]:
+        """Up to ``most`` of the next bytes (none at the end) and the buffer holding them."""
+        if not self._current and self._reads:
+            self._buffer, read = self._reads.popleft()
+            self._current = read.result()
+            self._request()
+        taken, self._current = self._current[:most], self._current[most:]
+        return self._buffer, taken
+
+    def close(self) -> None:
+        """Let reads still under way finish (the file is closed next)."""
+        for _, read in self._reads:
+            with contextlib.suppress(Exception):
+                read.result()
+        self._reads.clear()
+
+
+def _read_into(fd: int, view: memoryview, offset: int) -> memoryview:
+    """Fill ``view`` from ``offset`` of the file; shorter only at the end of the file."""
+    filled = 0
+    while filled < len(view):
+        count = os.preadv(fd, [view[filled:]], offset + filled)
+        if not count:  # a short read is not the end; only 0 is
+            break
+        filled += count
+    return view[:filled]
 
 
 class _Source:
     """One segment file read front to back, every byte hashed exactly once."""
 
-    def __init__(self, handle: BinaryIO, label: str, progress: Callable[[int], None]) -> None:
-        self.handle = handle
+    def __init__(self, ahead: _ReadAhead, label: str, progress: Callable[[int], None]) -> None:
+        self.ahead = ahead
         self.label = label
         self.hash = hashlib.sha256()
         self.position = 0
         self._progress = progress
 
-    def read_exact(self, size: int) -> bytes:
-        data = self.handle.read(size)
-        while data is not None and 0 < len(data) < size:  # a short read is not the end
-            more = self.handle.read(size - len(data))
-            if not more:
-                break
-            data += more
-        if data is None or len(data) != size:
+    def _next(self, most: int) -> tuple[int, memoryview]:
+        """Up to ``most`` next bytes, hashed and counted."""
+        try:
+            buffer, part = self.ahead.take(most)
+        except OSError as exc:
+            raise ExportError(f"{self.label} cannot be read: {exc.strerror or exc}") from exc
+        if not part:
             raise IntegrityError(
-                f"{self.label} ends before byte {self.position + size}, which its index row "
+                f"{self.label} ends before byte {self.position + most}, which its index row "
                 "promises: the file was altered"
             )
-        self.hash.update(data)
-        self.position += size
-        self._progress(size)
-        return data
+        self.hash.update(part)
+        self.position += len(part)
+        self._progress(len(part))
+        return buffer, part
+
+    def read_exact(self, size: int) -> bytes:
+        """``size`` bytes as a new object (box headers, moofs, init: small)."""
+        data = bytearray()
+        while len(data) < size:
+            data += self._next(size - len(data))[1]
+        return bytes(data)
+
+    def copy(self, size: int, chunks: _Chunks) -> None:
+        """Hand the next ``size`` bytes to the output straight from the read buffers."""
+        while size:
+            buffer, part = self._next(size)
+            chunks.emit(part, buffer)
+            size -= len(part)
 
     def skip_to(self, offset: int) -> None:
+        """Read (and hash) up to ``offset`` without copying."""
         if offset < self.position:
             raise IntegrityError(f"{self.label}: fragment table goes backwards at {offset}")
         while self.position < offset:
-            self.read_exact(min(CHUNK_BYTES, offset - self.position))
+            self._next(offset - self.position)
 
 
 def write_export_file(
@@ -111,7 +262,7 @@ def write_export_file(
     work at the next chunk with :class:`ExportError` (the platform is stopping)."""
     temporary = target.with_name(f".{target.name}.partial")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o640)
-    output = _Output(fd)
+    output = _Output(fd, writeback=fsync)
     read_bytes = [0]
 
     def advance(size: int) -> None:
@@ -123,21 +274,19 @@ def write_export_file(
 
     published = False
     try:
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="export-write") as pool:
-            pending: deque[Future[None]] = deque()
-
-            def emit(data: bytes) -> None:
-                pending.append(pool.submit(output.write, data))
-                while len(pending) > MAX_CHUNKS_IN_FLIGHT:
-                    pending.popleft().result()
-
+        with (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="export-write") as pool,
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="export-read") as reader,
+        ):
+            chunks = _Chunks(pool, output)
             try:
                 sequence = 0
                 for segment in plan.segments:
-                    sequence = _copy_segment(segment, pool_dirs, emit, advance, sequence)
-            finally:
-                while pending:  # the writer's own errors surface here
-                    pending.popleft().result()
+                    sequence = _copy_segment(segment, pool_dirs, chunks, reader, advance, sequence)
+                chunks.drain()  # the writer's own errors surface here
+            except BaseException:
+                chunks.abandon()
+                raise
         if fsync:
             os.fsync(fd)
         os.close(fd)
@@ -157,7 +306,8 @@ def write_export_file(
 def _copy_segment(
     segment: PlannedSegment,
     pool_dirs: Mapping[str, Path],
-    emit: Callable[[bytes], None],
+    chunks: _Chunks,
+    reader: ThreadPoolExecutor,
     advance: Callable[[int], None],
     sequence: int,
 ) -> int:
@@ -168,7 +318,7 @@ def _copy_segment(
     path = pool_dir / row.path
     label = f"segment {row.id} ({path})"
     try:
-        handle = path.open("rb", buffering=0)
+        handle = io.FileIO(path, "rb")
     except OSError as exc:
         raise ExportError(f"{label} cannot be read: {exc.strerror or exc}") from exc
     with handle:
@@ -178,35 +328,38 @@ def _copy_segment(
                 f"{label} holds {size} bytes but was recorded with {row.size_bytes}: "
                 "the file was altered"
             )
-        source = _Source(handle, label, advance)
-        init = source.read_exact(row.init_size_bytes)
-        if segment.writes_init:
-            emit(init)
-        for fragment in segment.fragments:
-            source.skip_to(fragment.offset_bytes)
-            header = source.read_exact(_BOX_HEADER.size)
-            moof_size, kind = _BOX_HEADER.unpack(header)
-            if kind != b"moof" or not 8 < moof_size <= min(fragment.size_bytes, MAX_MOOF_BYTES):
-                raise IntegrityError(f"{label}: no moof at byte {fragment.offset_bytes}")
-            moof = header + source.read_exact(moof_size - _BOX_HEADER.size)
-            sequence += 1
-            try:
-                emit(retime_fragment(moof, fragment.output_decode_90k, sequence=sequence))
-            except ParseError as exc:
+        _advise(handle.fileno(), 0, 0, "POSIX_FADV_SEQUENTIAL")  # a wider readahead
+        ahead = _ReadAhead(handle, size, reader, chunks)
+        try:
+            source = _Source(ahead, label, advance)
+            init = source.read_exact(row.init_size_bytes)
+            if segment.writes_init:
+                chunks.emit(init)
+            for fragment in segment.fragments:
+                source.skip_to(fragment.offset_bytes)
+                header = source.read_exact(_BOX_HEADER.size)
+                moof_size, kind = _BOX_HEADER.unpack(header)
+                if kind != b"moof" or not 8 < moof_size <= min(fragment.size_bytes, MAX_MOOF_BYTES):
+                    raise IntegrityError(f"{label}: no moof at byte {fragment.offset_bytes}")
+                moof = header + source.read_exact(moof_size - _BOX_HEADER.size)
+                sequence += 1
+                try:
+                    chunks.emit(
+                        retime_fragment(moof, fragment.output_decode_90k, sequence=sequence)
+                    )
+                except ParseError as exc:
+                    raise IntegrityError(
+                        f"{label}: bad moof at {fragment.offset_bytes}: {exc}"
+                    ) from exc
+                source.copy(fragment.size_bytes - moof_size, chunks)
+            source.skip_to(row.size_bytes)
+            if source.hash.hexdigest() != row.sha256:
                 raise IntegrityError(
-                    f"{label}: bad moof at {fragment.offset_bytes}: {exc}"
-                ) from exc
-            remaining = fragment.size_bytes - moof_size
-            while remaining:
-                chunk = source.read_exact(min(CHUNK_BYTES, remaining))
-                emit(chunk)
-                remaining -= len(chunk)
-        source.skip_to(row.size_bytes)
-        if source.hash.hexdigest() != row.sha256:
-            raise IntegrityError(
-                f"{label} does not match its recorded SHA-256 (recorded {row.sha256}, "
-                f"read {source.hash.hexdigest()}): the file was altered after recording"
-            )
+                    f"{label} does not match its recorded SHA-256 (recorded {row.sha256}, "
+                    f"read {source.hash.hexdigest()}): the file was altered after recording"
+                )
+        finally:
+            ahead.close()
     return sequence
 
 
