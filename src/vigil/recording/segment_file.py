@@ -1,16 +1,19 @@
 """Writing one segment file: exclusive create, appends, fsync of file and directories.
 
-Every method blocks; the segment writer calls them from worker threads, one hop per GOP.
-The SHA-256 of the file is computed while writing, so finishing a file never re-reads it.
+Every method blocks; the segment writer runs them on ``segment_io`` threads. The SHA-256
+of the file is computed while writing, so finishing a file never re-reads it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from vigil.recording.garbage import fsync_directory
+
+_IOV_MAX = os.sysconf("SC_IOV_MAX") if hasattr(os, "sysconf") else 1024
 
 
 class SegmentFile:
@@ -25,6 +28,7 @@ class SegmentFile:
         self._hash = hashlib.sha256()
         self._fd: int | None = None
         self._new_dirs: list[Path] = []
+        self.error: OSError | None = None  # a failed append (set by segment_io): finish raises it
 
     def create(self, first: bytes) -> None:
         directory = self.path.parent
@@ -37,21 +41,31 @@ class SegmentFile:
         # A new directory's own entry lives in its parent: fsync those parents at finish.
         self._new_dirs = [d.parent for d in reversed(missing)]
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
-        self.append(first)
+        self.append((first,))
 
-    def append(self, data: bytes) -> None:
+    def append(self, parts: Sequence[bytes | memoryview]) -> None:
+        """Append the concatenation of ``parts`` (one ``writev`` each time the kernel lets)."""
         assert self._fd is not None
-        view = memoryview(data)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
-        self._hash.update(data)
-        self.size_bytes += len(data)
+        update = self._hash.update
+        for part in parts:
+            update(part)
+        pending = list(parts)
+        first = 0
+        while first < len(pending):
+            written = os.writev(self._fd, pending[first : first + _IOV_MAX])
+            self.size_bytes += written
+            while first < len(pending) and written >= len(pending[first]):
+                written -= len(pending[first])  # went out whole
+                first += 1
+            if written:  # a short write (a signal, a nearly full disk): resume mid-part
+                pending[first] = memoryview(pending[first])[written:]
 
     def finish(self) -> str:
         """fsync the file and its directories; returns the sha256 of the file."""
         assert self._fd is not None
         try:
+            if self.error is not None:
+                raise self.error
             if self.fsync:
                 os.fsync(self._fd)
         finally:

@@ -14,8 +14,8 @@ file exists; the file is created exclusively (``O_EXCL``) under its final name; 
 are appended as each GOP completes; on rotation the file is fsynced, then its directory
 (and any directory just created), and only then is the segment row inserted. A crash
 therefore leaves either a whole indexed file or an unindexed file whose whole fragments the
-next start indexes (``recording.reconcile``). Blocking writes and fsyncs run in worker
-threads, one hop per GOP, never per frame.
+next start indexes (``recording.reconcile``). Blocking writes and fsyncs run on
+``segment_io`` threads: appends are posted without waiting, the rest is awaited.
 
 Wall time (DESIGN §6, Moonfire's ``time.md``): a run's start wall time comes from the receive
 clock; a segment starts where the previous one ended, and its end is start + 90 kHz duration
@@ -24,10 +24,10 @@ scaled by at most ±500 ppm towards the receive clock of the keyframe that ended
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -44,6 +44,7 @@ from vigil.recording.index import (
     next_run_id,
 )
 from vigil.recording.segment_file import SegmentFile
+from vigil.recording.segment_io import SegmentIo, default_segment_io
 from vigil.recording.segment_names import (
     SEGMENT_SUFFIX,
     SegmentName,
@@ -81,6 +82,7 @@ class _Open:
     start_at: datetime
     params_id: int
     init_size_bytes: int
+    size_bytes: int = 0  # counted here: the file's own count is the writing thread's
     fragments: list[FragmentEntry] = field(default_factory=list)
     frames: int = 0
     end_90k: int = 0
@@ -116,8 +118,10 @@ class SegmentWriter:
         first_segment_duration_s: float | None = None,
         fsync: bool = True,
         room_check: RoomCheck | None = None,
+        io: SegmentIo | None = None,
     ) -> None:
         self.engine = engine
+        self.io = io or default_segment_io()
         self.pool_name = pool_name
         self.pool_dir = pool_dir
         self.channel_id = channel_id
@@ -196,7 +200,7 @@ class SegmentWriter:
         self._closed = True
         if self._open is not None:
             file, self._open = self._open.file, None
-            await asyncio.to_thread(file.close_unfinished)
+            await self.io.call(file, self.channel_id, file.close_unfinished)
         return self._take_finished()
 
     def _take_finished(self) -> list[NewSegment]:
@@ -251,7 +255,7 @@ class SegmentWriter:
             rel_path = segment_path(self.channel_id, start_at, self.run_id, self._seq)
             file = SegmentFile(self.pool_dir, rel_path, fsync=self.fsync)
             try:
-                await asyncio.to_thread(file.create, self._init)
+                await self.io.call(file, self.channel_id, partial(file.create, self._init))
                 break
             except FileExistsError:
                 continue  # a name left by an earlier process with the same run id
@@ -261,6 +265,7 @@ class SegmentWriter:
             start_at=start_at,
             params_id=self._params_id,
             init_size_bytes=len(self._init),
+            size_bytes=len(self._init),
             end_90k=first.decode_time_90k,
         )
         await self._append(first)
@@ -268,12 +273,15 @@ class SegmentWriter:
     async def _append(self, fragment: Fmp4Segment) -> None:
         current = self._open
         assert current is not None
-        offset = current.file.size_bytes
-        await asyncio.to_thread(current.file.append, fragment.data)
+        offset = current.size_bytes
+        io = self.io
+        size = fragment.size_bytes
+        io.append(current.file, fragment.parts, size, self.channel_id)
+        current.size_bytes += size
         current.fragments.append(
             FragmentEntry(
                 offset_bytes=offset,
-                size_bytes=len(fragment.data),
+                size_bytes=size,
                 start_90k=fragment.decode_time_90k - current.start_90k,
                 duration_90k=fragment.duration_90k,
                 frames=fragment.sample_count,
@@ -284,13 +292,15 @@ class SegmentWriter:
         current.end_90k = fragment.decode_time_90k + fragment.duration_90k
         self.stats.fragments += 1
         self.stats.frames += fragment.sample_count
-        self.stats.bytes_written += len(fragment.data)
+        self.stats.bytes_written += size
+        if io.backlog_bytes > io.max_backlog_bytes:
+            await io.wait_for_room()  # the disk is slower than the streams: hold back
 
     async def _finish(self, received_end: datetime | None) -> NewSegment:
         current = self._open
         assert current is not None
         self._open = None
-        sha256 = await asyncio.to_thread(current.file.finish)
+        sha256 = await self.io.call(current.file, self.channel_id, current.file.finish)
         duration_90k = current.end_90k - current.start_90k
         end_at = corrected_end(current.start_at, duration_90k, received_end)
         self._next_start_at = end_at
@@ -304,7 +314,7 @@ class SegmentWriter:
             end_at=end_at,
             start_90k=current.start_90k,
             duration_90k=duration_90k,
-            size_bytes=current.file.size_bytes,
+            size_bytes=current.size_bytes,
             init_size_bytes=current.init_size_bytes,
             frames=current.frames,
             params_id=current.params_id,
