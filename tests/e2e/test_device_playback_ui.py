@@ -3,7 +3,9 @@ camera (`vigil sim`, which answers RecordInfo and plays its history at the INFO 
 device recordings page lists what the device recorded, plays an item through Media Source
 Extensions, and at speed 2 goes through the recording twice as fast while the element's media
 time keeps running at 1 s per second (the server rewrites the times; the buffer stays small).
-A seek to the item's last second ends with "end of the recording"."""
+A seek to the item's last second ends with "end of the recording". "Download" copies a minute
+of a recording into an MP4 on the platform: the downloads panel follows the job's progress to
+"done" (and stops asking once nothing runs), saves the file and removes it."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import re
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -117,7 +120,7 @@ def test_device_recordings_are_listed_and_played_at_speed(
     expect(page.get_by_test_id("device-records-status")).to_contain_text("3 recordings")
     download = rows.first.locator("[data-action=device-download]")
     expect(download).to_have_count(1)
-    expect(download).to_be_hidden()
+    expect(download).to_be_visible()
 
     last = rows.last
     end_s = int(last.get_attribute("data-end") or 0)
@@ -157,3 +160,105 @@ def test_device_recordings_are_listed_and_played_at_speed(
     )
     expect(cell).to_have_attribute("data-state", "ended", timeout=PLAY_TIMEOUT_MS)
     expect(page.get_by_test_id("device-playback-message")).to_have_text("End of the recording.")
+
+
+# The progress, state and percentage of every download row the panel shows.
+DOWNLOAD_ROWS = """() => [...document.querySelectorAll("[data-testid=device-download-row]")]
+  .map((row) => ({
+  id: row.dataset.id, state: row.dataset.state, progress: Number(row.dataset.progress),
+  bar: row.querySelector("progress") ? Number(row.querySelector("progress").value) : null,
+  percent: (row.querySelector("[data-testid=device-download-percent]") || {}).textContent || "",
+}))"""
+DOWNLOAD_TIMEOUT_S = 90.0
+
+
+def test_a_device_recording_is_downloaded_saved_and_removed(
+    make_page: MakePage,
+    admin_password: str,
+    simulator: subprocess.Popen[bytes],
+    admin_api: httpx.Client,
+    tmp_path: Path,
+) -> None:
+    page = make_page("en-US")
+    sign_in(page, "admin", admin_password)
+    page.get_by_test_id("nav-playback").click()
+    page.get_by_test_id("playback-mode-device").click()
+    point = page.locator("[data-testid=device-playback-point][data-online=true]").first
+    channel_id = point.get_attribute("data-id") or ""
+    point.click()
+    expect(page.get_by_test_id("device-downloads-none")).to_be_visible()  # nothing yet
+
+    # one minute inside the recording of two hours ago (no simulated gap there)
+    start_s = int(time.time()) // HOUR_S * HOUR_S - 2 * HOUR_S + 10 * 60
+    page.get_by_test_id("device-records-from").fill(_local_input(start_s))
+    page.get_by_test_id("device-records-to").fill(_local_input(start_s + 60))
+    page.get_by_test_id("device-records-query").click()
+    rows = page.get_by_test_id("device-record-row")
+    expect(rows).to_have_count(1)
+    assert (
+        int(rows.first.get_attribute("data-end") or 0)
+        - int(rows.first.get_attribute("data-start") or 0)
+        == HOUR_S
+    )  # the device lists the whole item ...
+    button = rows.first.get_by_test_id("device-record-download")
+    expect(button).to_have_attribute("data-start", str(start_s))
+    expect(button).to_have_attribute("data-end", str(start_s + 60))  # ... the copy is the minute
+    asked: list[str] = []
+    page.on(
+        "request",
+        lambda request: asked.append(request.url) if "/device-downloads" in request.url else None,
+    )
+    button.click()
+
+    job_row = page.get_by_test_id("device-download-row")
+    expect(job_row).to_have_count(1)
+    job_id = job_row.get_attribute("data-id") or ""
+    job = admin_api.get(f"/device-downloads/{job_id}").json()
+    assert (job["channel_id"], job["start_s"], job["end_s"], job["speed"]) == (
+        channel_id, start_s, start_s + 60, 4,
+    )  # fmt: skip
+
+    # the panel follows the job: a progress bar that fills while it runs, then "done"
+    seen: list[dict[str, Any]] = []
+    deadline = time.monotonic() + DOWNLOAD_TIMEOUT_S
+    while time.monotonic() < deadline:
+        (shown,) = page.evaluate(DOWNLOAD_ROWS)
+        seen.append(shown)
+        if shown["state"] not in ("queued", "running"):
+            break
+        page.wait_for_timeout(250)
+    assert shown["state"] == "done", (seen, admin_api.get(f"/device-downloads/{job_id}").json())
+    running = [s for s in seen if s["state"] == "running"]
+    assert any(
+        0 < s["bar"] < 100 and s["percent"].strip() == f"{int(s['bar'])}%" for s in running
+    ), seen
+    bars = [s["bar"] for s in running]
+    assert bars == sorted(bars), bars
+    expect(job_row.get_by_test_id("device-download-state")).to_have_text("Done")
+    expect(job_row.get_by_test_id("device-download-progress")).to_have_count(0)
+
+    # nothing runs any more: the panel stops asking
+    page.wait_for_timeout(1000)
+    before = len(asked)
+    page.wait_for_timeout(4000)
+    assert len(asked) == before, asked[before:]
+
+    # "Save" fetches the MP4 with the bearer token and hands it over as a file
+    with page.expect_download() as saving:
+        job_row.get_by_test_id("device-download-save").click()
+    saved = saving.value
+    assert saved.suggested_filename == f"{channel_id}-{start_s}-{start_s + 60}.mp4"
+    target = tmp_path / saved.suggested_filename
+    saved.save_as(target)
+    data = target.read_bytes()
+    done = admin_api.get(f"/device-downloads/{job_id}").json()
+    assert len(data) == done["size_bytes"] > 0
+    assert data[4:8] == b"ftyp"
+    assert 55 * FPS <= done["frames"] <= 65 * FPS
+
+    # removing a finished download asks first; then the job and its file are gone
+    job_row.get_by_test_id("device-download-remove").click()
+    page.get_by_test_id("device-download-remove-dialog-submit").click()
+    expect(page.get_by_test_id("device-download-row")).to_have_count(0)
+    expect(page.get_by_test_id("device-downloads-none")).to_be_visible()
+    assert admin_api.get(f"/device-downloads/{job_id}").status_code == 404

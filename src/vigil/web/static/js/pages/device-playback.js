@@ -1,6 +1,8 @@
 // Recordings kept on devices (GB/T 28181 RecordInfo and Playback): pick a point, a time range,
 // ask its device what it recorded (GET /channels/{id}/device-records), see the list and a bar of
 // it, and play an item over /channels/{id}/device-playback with pause, speed 1/2/4/8 and seek.
+// "Download" copies an item (its part within the queried range) into an MP4 on the platform
+// (components/device-downloads.js, which lists the caller's downloads below).
 // #/playback/device?channel=<id>&from=<unix s>&to=<unix s> opens with that query.
 
 import { api, getToken } from "../api.js";
@@ -14,6 +16,7 @@ import { pointSidebar } from "../components/point-sidebar.js";
 import { playbackModes } from "../components/playback-modes.js";
 import { recordBar } from "../components/record-bar.js";
 import { DevicePlaybackPlayer } from "../components/device-playback-player.js";
+import { deviceDownloads } from "../components/device-downloads.js";
 
 const SPEEDS = [1, 2, 4, 8];
 const TICK_MS = 500;
@@ -61,6 +64,8 @@ export function render(root, _params, query) {
   const dayStart = new Date(new Date(now).setHours(0, 0, 0, 0)).getTime();
   let channel = null;
   let items = [];
+  let queried = null; // [from s, to s] of the list shown
+  const names = new Map(); // channel ID → name, for the downloads panel
   let playing = null; // {item, player, startS, endS}
   let generation = 0;
   let speed = 1;
@@ -121,6 +126,7 @@ export function render(root, _params, query) {
     closeButton,
   );
 
+  const downloads = deviceDownloads({ nameOf: (id) => names.get(id) || null });
   const sidebar = pointSidebar({ listTestid: "device-playback-points", pointItem });
   const content = h(
     "section",
@@ -130,6 +136,7 @@ export function render(root, _params, query) {
     status,
     bar.element,
     h("div", { class: "device-playback-body" }, table, h("div", { class: "device-playback-view" }, cell, controls)),
+    downloads.element,
   );
   root.append(h("div", { class: "split" }, sidebar.element, content));
 
@@ -149,6 +156,7 @@ export function render(root, _params, query) {
 
   function pick(c) {
     channel = c;
+    if (c.name) names.set(c.id, c.name);
     queryButton.disabled = false;
     sidebar.pointList.querySelectorAll("[data-testid=device-playback-point]").forEach((b) => b.classList.toggle("selected", b.dataset.id === c.id));
     queryRecords();
@@ -173,6 +181,7 @@ export function render(root, _params, query) {
     replace(status, t("devpb.asking", { name: channel.name || channel.id }));
     replace(tbody);
     items = [];
+    queried = range;
     bar.show(range[0] * 1000, range[1] * 1000, items);
     try {
       const answer = await api.get(`/channels/${encodeURIComponent(channel.id)}/device-records`, { start: range[0], end: range[1], type: typeSelect.value });
@@ -190,7 +199,24 @@ export function render(root, _params, query) {
     }
   }
 
+  /** What a download of the item covers: the item within the queried range. */
+  function downloadRange(item) {
+    return queried ? [Math.max(item.start_s, queried[0]), Math.min(item.end_s, queried[1])] : [item.start_s, item.end_s];
+  }
+
+  async function download(item, button) {
+    const [startS, endS] = downloadRange(item);
+    if (endS <= startS) return;
+    button.disabled = true;
+    try {
+      await downloads.request(channel.id, startS, endS);
+    } finally {
+      button.disabled = false;
+    }
+  }
+
   function row(item) {
+    const [dlStart, dlEnd] = downloadRange(item);
     return h(
       "tr",
       { testid: "device-record-row", dataset: { start: String(item.start_s), end: String(item.end_s) } },
@@ -203,8 +229,19 @@ export function render(root, _params, query) {
         "td",
         { class: "nowrap" },
         h("button", { type: "button", class: "btn btn-small", testid: "device-record-play", onclick: () => play(item, item.start_s) }, t("playback.play")),
-        // wired to the device download API when it exists
-        h("button", { type: "button", class: "btn btn-small btn-ghost", testid: "device-record-download", dataset: { action: "device-download" }, hidden: true }, t("devpb.download")),
+        h(
+          "button",
+          {
+            type: "button",
+            class: "btn btn-small btn-ghost",
+            testid: "device-record-download",
+            dataset: { action: "device-download", start: String(dlStart), end: String(dlEnd) },
+            title: t("devpb.download_hint", { from: clockText(dlStart), to: sameDay(dlStart, dlEnd) ? clockText(dlEnd).slice(11) : clockText(dlEnd) }),
+            hidden: !can("playback.view"),
+            onclick: (e) => download(item, e.currentTarget),
+          },
+          t("devpb.download"),
+        ),
       ),
     );
   }
@@ -298,12 +335,14 @@ export function render(root, _params, query) {
   const timer = setInterval(tick, TICK_MS);
 
   sidebar.start();
+  downloads.start();
   if (query.channel) {
     api.get(`/channels/${encodeURIComponent(query.channel)}`).then(pick, (err) => replace(status, errorBox(err)));
   }
 
   return () => {
     clearInterval(timer);
+    downloads.stop();
     if (playing) playing.player.close();
   };
 }
