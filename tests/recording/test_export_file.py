@@ -74,6 +74,45 @@ async def test_output_and_its_hash_do_not_depend_on_chunking_or_writeback(
     assert result.size_bytes == recording.plan.output_size_bytes
 
 
+def _evict(paths: list[Path]) -> None:
+    """Write the files back and drop them from the page cache: the next read is from disk."""
+    os.sync()
+    for path in paths:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
+
+
+@pytest.mark.parametrize("chunk_bytes", [1000, SMALL_CHUNK_BYTES])
+async def test_sources_read_from_disk_go_through_the_reading_thread_unchanged(
+    recording: Recording, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk_bytes: int
+) -> None:
+    reference = write_export_file(recording.plan, recording.pools, tmp_path / "ref.mp4")
+    monkeypatch.setattr(export_file, "CHUNK_BYTES", chunk_bytes)
+    read_ahead = []
+    real_read_into = export_file._read_into
+
+    def counted(fd: int, view: memoryview, offset: int) -> memoryview:
+        read_ahead.append(threading.current_thread().name)
+        return real_read_into(fd, view, offset)
+
+    monkeypatch.setattr(export_file, "_read_into", counted)
+    sources = [recording.path(i) for i in range(len(recording.rows))]
+    _evict(sources)
+    target = tmp_path / "out.mp4"
+    assert write_export_file(recording.plan, recording.pools, target) == reference
+    assert target.read_bytes() == (tmp_path / "ref.mp4").read_bytes()
+    # Evicted sources were read ahead on the reading thread; cached ones on demand.
+    assert read_ahead
+    assert all(name.startswith("export-read") for name in read_ahead)
+    read_ahead.clear()
+    write_export_file(recording.plan, recording.pools, target)
+    assert read_ahead
+    assert not any(name.startswith("export-read") for name in read_ahead)
+
+
 async def test_a_source_altered_during_the_export_fails_it(
     recording: Recording, tmp_path: Path, small_chunks: None
 ) -> None:
