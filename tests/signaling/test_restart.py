@@ -4,6 +4,7 @@ before one full keepalive timeout, and they are heard from again within an inter
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 import pytest
@@ -101,5 +102,10 @@ async def test_restart_keeps_devices_online(engine: AsyncEngine, downtime_s: flo
                 assert offline == []
                 assert sim.registered_count == count
         finally:
+            # Awaited, not only cancelled: a query cancelled on PostgreSQL finishes its
+            # cancellation on the connection; left pending, it outlived the engine and the
+            # closing event loop waited for it forever.
             watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
     assert lowest[0] == count  # the database never showed a device offline
